@@ -1,0 +1,18 @@
+/* The HTTP server: ulfius on libmicrohttpd's epoll thread pool, one dispatcher for every route. */
+#ifndef OSC_HTTP_H
+#define OSC_HTTP_H
+
+#include "oscred/err.h"
+#include "oscred/service.h"
+
+typedef struct osc_http osc_http;
+
+/* Binds and starts serving app's routes with app->cfg's listen address and worker threads.
+ * OSC_E_INTERNAL (logged) if the address cannot be bound. */
+osc_err osc_http_start(struct osc_app *app, osc_http **out);
+/* Stops accepting connections, lets in-flight requests finish for up to grace_s seconds, stops. */
+void osc_http_stop(osc_http *h, int grace_s);
+/* Marks the service as shutting down: /readyz answers 503 from now on. */
+void osc_http_set_draining(osc_http *h);
+
+#endif

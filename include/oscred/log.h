@@ -1,0 +1,31 @@
+/* Structured logging: one JSON object per line on stdout, written with a single write(2) so
+ * threads never interleave. Secrets never reach these functions. */
+#ifndef OSC_LOG_H
+#define OSC_LOG_H
+
+#include <stdint.h>
+
+#include "oscred/config.h"
+
+void osc_log_set_level(enum osc_log_level level);
+int osc_log_enabled(enum osc_log_level level);
+/* One line {"ts":..,"level":..,"event":event, key: value, ...}; the variadic part is pairs of
+ * const char * (key, value) ending with NULL. A NULL value is skipped. */
+void osc_log(enum osc_log_level level, const char *event, ...);
+
+struct osc_access_entry {
+    const char *request_id;
+    const char *method;
+    const char *route;
+    int status;
+    double duration_ms;
+    const char *caller_id;      /* may be NULL */
+    const char *principal_kind; /* may be NULL */
+    const char *remote;
+    const char *error;          /* error name, NULL on success */
+    const char *detail;         /* internal cause, may be NULL */
+};
+/* The per-request access line (level info; debug for probes when quiet is set). */
+void osc_log_access(const struct osc_access_entry *e, int quiet);
+
+#endif

@@ -1,0 +1,17 @@
+/* Prometheus metrics: counters and a histogram kept in memory, rendered in the text exposition
+ * format. Recording is thread-safe and cheap; labels are route templates, never raw paths. */
+#ifndef OSC_METRICS_H
+#define OSC_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Counts one request. route must be a string with static storage (a route template). */
+void osc_metrics_request(const char *surface, const char *route, const char *method, int status,
+                         int64_t duration_us);
+/* Counts an authentication failure by reason (static string). */
+void osc_metrics_auth_failure(const char *reason);
+/* Renders every metric plus the given pool gauges; *out is malloc'd (caller frees). */
+int osc_metrics_render(int pool_in_use, int pool_idle, char **out, size_t *len);
+
+#endif

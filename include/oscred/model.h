@@ -1,0 +1,62 @@
+/* The records that cross module boundaries: principals and access keys. Plain structs with fixed
+ * buffers, so they can be copied and freed without ceremony (only osc_principal.password_hash is
+ * heap memory: see osc_principal_cleanup). */
+#ifndef OSC_MODEL_H
+#define OSC_MODEL_H
+
+#include <stdint.h>
+
+#include "oscred/crypto.h"
+
+#define OSC_NAME_MAX 64
+#define OSC_PATH_MAX 512
+#define OSC_CRED_DESC_MAX 255   /* characters */
+#define OSC_DESC_BUF 1024       /* bytes: 255 UTF-8 characters fit */
+
+enum osc_kind {
+    OSC_KIND_USER = 0,
+    OSC_KIND_SERVICE_ACCOUNT = 1,
+};
+
+/* Built-in authorization roles, as bits. */
+#define OSC_ROLE_ADMIN 0x1u
+#define OSC_ROLE_SECURITY_ADMIN 0x2u
+#define OSC_ROLE_ALL (OSC_ROLE_ADMIN | OSC_ROLE_SECURITY_ADMIN)
+
+struct osc_principal {
+    char id[OSC_ID_LEN + 1];
+    char domain_id[OSC_ID_LEN + 1];
+    char domain_name[OSC_NAME_MAX + 1];
+    char name[OSC_NAME_MAX + 1];
+    char path[OSC_PATH_MAX + 1];
+    enum osc_kind kind;
+    int enabled;
+    int domain_enabled;
+    unsigned roles;
+    uint32_t password_epoch;
+    int64_t created_us;
+    char *password_hash; /* heap, NULL when none or not loaded */
+};
+
+/* Frees password_hash (wiping it) and zeroes the record. */
+void osc_principal_cleanup(struct osc_principal *p);
+
+struct osc_credential {
+    char access_key[OSC_AK_LEN + 1];
+    char owner_id[OSC_ID_LEN + 1];
+    char owner_name[OSC_NAME_MAX + 1];
+    int active;
+    char description[OSC_DESC_BUF];
+    int64_t created_us;
+    int64_t last_used_us; /* 0: never used */
+    char last_used_service[16];
+    char last_used_region[64];
+};
+
+/* Role names and fixed ids. */
+const char *osc_role_name(unsigned role_bit);
+const char *osc_role_id(unsigned role_bit);
+/* Resolves "admin"/"security_admin" or their ids to a role bit; 0 if unknown. */
+unsigned osc_role_parse(const char *s);
+
+#endif

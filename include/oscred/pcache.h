@@ -1,0 +1,45 @@
+/* In-memory state that authentication must know without a database round trip: each principal's
+ * enabled flag, roles, names and password epoch, and the set of revoked token ids. Loaded in full
+ * at start-up; this process updates it on its own changes. Thread-safe (readers share a lock). */
+#ifndef OSC_PCACHE_H
+#define OSC_PCACHE_H
+
+#include <stdint.h>
+
+#include "oscred/err.h"
+#include "oscred/model.h"
+
+typedef struct osc_pcache osc_pcache;
+
+struct osc_pcache_entry {
+    char id[OSC_ID_LEN + 1];
+    char domain_id[OSC_ID_LEN + 1];
+    char domain_name[OSC_NAME_MAX + 1];
+    char name[OSC_NAME_MAX + 1];
+    enum osc_kind kind;
+    int enabled; /* principal and its domain both enabled */
+    unsigned roles;
+    uint32_t password_epoch;
+};
+
+enum osc_pcache_state {
+    OSC_PCACHE_MISSING = 0, /* never heard of: the caller may ask the database */
+    OSC_PCACHE_FOUND = 1,
+    OSC_PCACHE_DELETED = 2, /* known to be gone */
+};
+
+osc_err osc_pcache_create(osc_pcache **out);
+void osc_pcache_destroy(osc_pcache *pc);
+
+/* Inserts or replaces the entry of p (no password hash is kept). */
+osc_err osc_pcache_put(osc_pcache *pc, const struct osc_principal *p);
+/* Records that a principal is gone. */
+osc_err osc_pcache_remove(osc_pcache *pc, const char *id);
+/* Copies the entry of id into *out when found. */
+enum osc_pcache_state osc_pcache_get(osc_pcache *pc, const char *id, struct osc_pcache_entry *out);
+
+/* Revoked token ids, kept until they would have expired anyway. */
+osc_err osc_pcache_revoke(osc_pcache *pc, const char *token_id, int64_t expires_us);
+int osc_pcache_is_revoked(osc_pcache *pc, const char *token_id);
+
+#endif

@@ -1,0 +1,136 @@
+/* PostgreSQL store: a fixed pool of libpq connections shared by the worker threads, and one
+ * function per statement of the statement table. src/store/ is the only code that sees libpq.
+ * Every function is thread-safe, bounded by the configured database timeout, and returns:
+ *   OSC_E_UNAVAILABLE  no connection or no answer within the timeout, or the database is down;
+ *   OSC_E_INTERNAL     an unexpected database error (logged with its SQLSTATE);
+ * plus the errors listed on each function. Domain scoping is part of every statement: a row of
+ * another domain is reported exactly like a missing one. */
+#ifndef OSC_STORE_H
+#define OSC_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "oscred/err.h"
+#include "oscred/model.h"
+
+typedef struct osc_store osc_store;
+
+struct osc_store_options {
+    const char *conninfo;
+    int pool_size;
+    int timeout_ms;
+    int prepared; /* named prepared statements (off for pgbouncer < 1.21 in transaction mode) */
+};
+
+/* Creates the pool. Connections open lazily, so this succeeds while the database is down. */
+osc_err osc_store_create(const struct osc_store_options *opt, osc_store **out);
+/* Closes every connection. NULL is a no-op. No call may be in flight. */
+void osc_store_destroy(osc_store *st);
+
+/* Who changes something, recorded in the audit row written by the same statement. */
+struct osc_audit {
+    const char *request_id;
+    const char *actor_id;   /* NULL for the command line */
+    const char *actor_kind; /* "user", "service_account", or NULL */
+};
+
+/* Readiness: the schema version the database is at (0 if never migrated). */
+osc_err osc_store_schema_version(osc_store *st, int *version);
+/* Pool gauges for metrics. */
+void osc_store_pool_stats(osc_store *st, int *in_use, int *idle);
+
+/* --- principals --- */
+
+/* Looks a principal up by id in domain_id (domain_id NULL: any domain; used by token issue by
+ * user id and by the principal cache). Loads roles, domain name and, if with_password, the
+ * password hash. OSC_E_NOT_FOUND if absent. */
+osc_err osc_store_get_principal(osc_store *st, const char *id, const char *domain_id,
+                                int with_password, struct osc_principal *out);
+/* Looks a principal up by name (ignoring case) in the domain given by id or by name (exactly one
+ * of domain_id and domain_name non-NULL). OSC_E_NOT_FOUND if absent. */
+osc_err osc_store_find_principal(osc_store *st, const char *domain_id, const char *domain_name,
+                                 const char *name, int with_password, struct osc_principal *out);
+/* Lists users (kind user) of a domain ordered by lower(name), optionally only the one named
+ * name_filter (ignoring case). *out is a malloc'd array the caller frees (no password hashes). */
+osc_err osc_store_list_users(osc_store *st, const char *domain_id, const char *name_filter,
+                             struct osc_principal **out, size_t *n);
+/* Calls fn for every principal (no password hashes), for the principal cache's full load. */
+osc_err osc_store_each_principal(osc_store *st,
+                                 void (*fn)(const struct osc_principal *p, void *arg), void *arg);
+
+/* Creates a user. OSC_E_CONFLICT if the name is taken in the domain (any case, any kind);
+ * *holder_kind then says which kind holds it. */
+osc_err osc_store_create_user(osc_store *st, const struct osc_audit *a, const char *domain_id,
+                              const char *name, const char *password_hash, int enabled,
+                              struct osc_principal *out, enum osc_kind *holder_kind);
+/* Changes a user's enabled flag (enabled < 0: keep) and/or password (NULL: keep; a change bumps
+ * the password epoch). OSC_E_NOT_FOUND if no such user in the domain. */
+osc_err osc_store_update_user(osc_store *st, const struct osc_audit *a, const char *domain_id,
+                              const char *id, int enabled, const char *password_hash,
+                              struct osc_principal *out);
+/* Deletes a principal of the given kind with its keys and role assignments.
+ * OSC_E_NOT_FOUND if absent. */
+osc_err osc_store_delete_principal(osc_store *st, const struct osc_audit *a,
+                                   const char *domain_id, const char *id, enum osc_kind kind);
+/* Grants / revokes a role (one role bit). Grant is idempotent; revoke of a role not held is
+ * OSC_E_NOT_FOUND, as is an unknown principal. */
+osc_err osc_store_grant_role(osc_store *st, const struct osc_audit *a, const char *domain_id,
+                             const char *principal_id, unsigned role);
+osc_err osc_store_revoke_role(osc_store *st, const struct osc_audit *a, const char *domain_id,
+                              const char *principal_id, unsigned role);
+
+/* --- access keys --- */
+
+/* Inserts a key for owner_id (in domain_id), bumping the owner's key count in the same statement.
+ * OSC_E_NOT_FOUND: no such owner in the domain; OSC_E_KEY_LIMIT: the owner has 2 keys;
+ * OSC_E_CONFLICT: the access key id exists (the caller retries with a new one). */
+osc_err osc_store_insert_credential(osc_store *st, const struct osc_audit *a,
+                                    const char *domain_id, const char *owner_id,
+                                    const char *access_key, const char *description,
+                                    const char *kid, const unsigned char *sealed,
+                                    size_t sealedlen, struct osc_credential *out);
+/* One key of the domain. OSC_E_NOT_FOUND if absent or of another domain. */
+osc_err osc_store_get_credential(osc_store *st, const char *domain_id, const char *access_key,
+                                 struct osc_credential *out);
+/* The keys of owner_id in creation order. OSC_E_NOT_FOUND if the owner is not in the domain.
+ * *out is malloc'd (caller frees; may be NULL when *n == 0). */
+osc_err osc_store_list_credentials(osc_store *st, const char *domain_id, const char *owner_id,
+                                   struct osc_credential **out, size_t *n);
+/* Updates status (active < 0: keep) and/or description (NULL: keep) of a key of the domain that
+ * the caller may change: any key when may_any, else only keys owned by caller_id.
+ * OSC_E_NOT_FOUND when no such key is changeable (the service tells 403 from 404). */
+osc_err osc_store_update_credential(osc_store *st, const struct osc_audit *a,
+                                    const char *domain_id, const char *access_key, int may_any,
+                                    const char *caller_id, int active, const char *description,
+                                    struct osc_credential *out);
+/* Deletes a key under the same rule, decrementing the owner's key count. */
+osc_err osc_store_delete_credential(osc_store *st, const struct osc_audit *a,
+                                    const char *domain_id, const char *access_key, int may_any,
+                                    const char *caller_id);
+
+/* --- tokens --- */
+
+/* Records a revoked token id until it would have expired. Idempotent. */
+osc_err osc_store_revoke_token(osc_store *st, const struct osc_audit *a, const char *domain_id,
+                               const char *token_id, int64_t expires_us);
+/* Calls fn for every revoked token that has not expired yet. */
+osc_err osc_store_each_revoked(osc_store *st, void (*fn)(const char *token_id, int64_t expires_us,
+                                                         void *arg),
+                               void *arg);
+
+/* --- administration --- */
+
+/* Creates the domain and an enabled user holding every role, unless they exist (ignoring case);
+ * an existing user keeps its password and gets any missing role. Reports what it did in
+ * *created_domain / *created_user. */
+osc_err osc_store_bootstrap(osc_store *st, const char *domain_name, const char *user_name,
+                            const char *password_hash, struct osc_principal *out,
+                            int *created_domain, int *created_user);
+
+/* Applies pending migrations in one transaction under an advisory lock. *applied counts them. */
+osc_err osc_store_migrate(osc_store *st, int *from_version, int *to_version);
+/* The schema version this binary carries. */
+int osc_store_binary_schema_version(void);
+
+#endif

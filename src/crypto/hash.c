@@ -1,0 +1,123 @@
+/* Digests and MACs: SHA-256, HMAC-SHA256, HKDF-SHA256, hex and constant-time comparison, all
+ * through OpenSSL 3.0's one-shot EVP calls. No state is kept between calls. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+
+#include "oscred/crypto.h"
+
+/* OpenSSL treats a NULL key as "reuse the previous key", which a fresh context does not have, and
+ * an empty HMAC key is legitimate; a real pointer to zero bytes avoids both traps. */
+static const unsigned char EMPTY[1];
+
+/* The digest and MAC prototypes return void because callers cannot do anything useful with a
+ * failure of a 32-byte computation, which OpenSSL reports only when it cannot allocate its
+ * context. Returning with out unset could let two unset MACs compare equal, so stop instead. */
+static void die(const char *what)
+{
+    fprintf(stderr, "oscred: fatal: %s failed (out of memory?)\n", what);
+    abort();
+}
+
+void osc_crypto_sha256(const void *data, size_t n, unsigned char out[OSC_SHA256_LEN])
+{
+    unsigned int len = 0;
+
+    if (!data)
+        data = EMPTY;
+    if (!EVP_Digest(data, n, out, &len, EVP_sha256(), NULL) || len != OSC_SHA256_LEN)
+        die("SHA-256");
+}
+
+void osc_crypto_hmac_sha256(const void *key, size_t keylen, const void *data, size_t n,
+                            unsigned char out[OSC_SHA256_LEN])
+{
+    size_t len = 0;
+
+    if (!key)
+        key = EMPTY;
+    if (!data)
+        data = EMPTY;
+    if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, keylen, data, n, out, OSC_SHA256_LEN,
+                   &len) ||
+        len != OSC_SHA256_LEN)
+        die("HMAC-SHA256");
+}
+
+void osc_crypto_hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 0x0f];
+    }
+    out[2 * n] = '\0';
+}
+
+int osc_crypto_equal(const void *a, const void *b, size_t n)
+{
+    return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+osc_err osc_crypto_hkdf(const unsigned char *ikm, size_t ikmlen, const unsigned char *salt,
+                        size_t saltlen, const char *info, unsigned char *okm, size_t outlen)
+{
+    osc_err err = OSC_OK;
+    EVP_KDF *kdf = NULL;
+    EVP_KDF_CTX *kctx = NULL;
+    OSSL_PARAM params[5];
+    size_t np = 0;
+    unsigned char *buf = NULL;
+
+    if (!ikm || !okm || outlen == 0 || outlen > (size_t)255 * OSC_SHA256_LEN) {
+        err = OSC_E_INTERNAL;
+        goto out;
+    }
+    kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL);
+    if (!kdf) {
+        err = OSC_E_INTERNAL;
+        goto out;
+    }
+    kctx = EVP_KDF_CTX_new(kdf);
+    if (!kctx) {
+        err = OSC_E_INTERNAL;
+        goto out;
+    }
+    params[np++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[np++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm, ikmlen);
+    /* Left out rather than passed empty: RFC 5869 defines an absent salt as HashLen zero bytes,
+     * which is what OpenSSL does when it is not set. */
+    if (salt && saltlen > 0)
+        params[np++] =
+            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, saltlen);
+    if (info && info[0] != '\0')
+        params[np++] =
+            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, strlen(info));
+    params[np] = OSSL_PARAM_construct_end();
+    /* Derived into a private buffer so okm is written only on success. */
+    buf = malloc(outlen);
+    if (!buf) {
+        err = OSC_E_INTERNAL;
+        goto out;
+    }
+    if (EVP_KDF_derive(kctx, buf, outlen, params) != 1) {
+        err = OSC_E_INTERNAL;
+        goto out;
+    }
+    memcpy(okm, buf, outlen);
+out:
+    if (buf) {
+        OPENSSL_cleanse(buf, outlen);
+        free(buf);
+    }
+    EVP_KDF_CTX_free(kctx);
+    EVP_KDF_free(kdf);
+    return err;
+}

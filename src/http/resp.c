@@ -1,0 +1,107 @@
+/* Response rendering, and the one place where an osc_err becomes a status code and a body:
+ * Keystone JSON on /v3, IAM-style JSON on /v3.0 (with the documented Keystone-style body for the
+ * third key), plain JSON for probes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+
+static const char *status_title(int status)
+{
+    switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Request Entity Too Large";
+    case 503: return "Service Unavailable";
+    default: return "Internal Server Error";
+    }
+}
+
+void osc_resp_common_headers(const struct osc_ctx *ctx, struct _u_response *resp)
+{
+    u_map_put(resp->map_header, "X-Request-Id", ctx->request_id);
+    u_map_put(resp->map_header, "X-Openstack-Request-Id", ctx->request_id);
+}
+
+osc_err osc_resp_json(struct _u_response *resp, int status, json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+    json_decref(j);
+    if (!s)
+        return OSC_E_INTERNAL;
+    ulfius_set_binary_body_response(resp, (unsigned)status, s, strlen(s));
+    u_map_put(resp->map_header, "Content-Type", "application/json");
+    free(s);
+    return OSC_OK;
+}
+
+void osc_resp_empty(struct _u_response *resp, int status)
+{
+    ulfius_set_empty_body_response(resp, (unsigned)status);
+}
+
+void osc_resp_error(const struct osc_ctx *ctx, enum osc_surface surface, osc_err err,
+                    const char *base_url, struct _u_response *resp)
+{
+    int status = osc_err_rest_status(err);
+    const char *msg = ctx->msg[0] ? ctx->msg : osc_err_default_message(err);
+    json_t *j = NULL;
+
+    if (surface == OSC_SURFACE_IAM && err != OSC_E_KEY_LIMIT) {
+        j = json_pack("{s:s, s:s, s:s}", "error_code", osc_err_rest_code(err), "error_msg", msg,
+                      "request_id", ctx->request_id);
+    } else {
+        /* Keystone's shape; also the documented body of akSkNumExceed on /v3.0. */
+        j = json_pack("{s:{s:i, s:s, s:s}}", "error", "code", status, "title",
+                      status_title(status), "message", msg);
+    }
+    if (!j) {
+        /* A message that is not valid UTF-8 cannot be rendered; never echo it raw. */
+        j = json_pack("{s:{s:i, s:s, s:s}}", "error", "code", status, "title",
+                      status_title(status), "message", osc_err_default_message(err));
+    }
+    if (status == 401 && surface == OSC_SURFACE_KEYSTONE) {
+        char h[600];
+        snprintf(h, sizeof(h), "Keystone uri=\"%s/v3\"", base_url ? base_url : "");
+        u_map_put(resp->map_header, "WWW-Authenticate", h);
+    }
+    if (osc_resp_json(resp, status, j) != OSC_OK)
+        ulfius_set_string_body_response(resp, 500, "{}");
+}
+
+char *osc_base_url(const struct osc_app *app, const struct osc_req *r)
+{
+    const char *host;
+    size_t n;
+    char *s;
+
+    if (app->cfg->public_url) {
+        s = strdup(app->cfg->public_url);
+        n = s ? strlen(s) : 0;
+        while (n > 0 && s[n - 1] == '/')
+            s[--n] = '\0';
+        return s;
+    }
+    host = osc_req_header(r, "Host", NULL);
+    if (!host || !host[0] || strpbrk(host, "\"\\ /<>"))
+        host = "localhost";
+    n = strlen(host) + 8;
+    s = malloc(n);
+    if (s)
+        snprintf(s, n, "http://%s", host);
+    return s;
+}
+
+json_t *osc_json_time_us(int64_t us)
+{
+    char buf[40];
+
+    osc_format_time_us(us, buf, sizeof(buf));
+    return json_string(buf);
+}

@@ -1,0 +1,235 @@
+/* The single route table and the dispatcher every request goes through: our own path matching on
+ * the raw URI (ulfius would merge the query into path parameters and decode %2F before matching),
+ * then authentication, the handler, error rendering, and the access log line. */
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "oscred/log.h"
+#include "oscred/metrics.h"
+
+enum auth_need { AUTH_NONE, AUTH_TOKEN };
+
+struct route {
+    const char *method;
+    const char *path; /* segments; ":name" captures one */
+    enum auth_need auth;
+    osc_handler handler;
+};
+
+static const struct route ROUTES[] = {
+    {"GET", "/", AUTH_NONE, osc_h_versions},
+    {"GET", "/v3", AUTH_NONE, osc_h_version_v3},
+    {"POST", "/v3/auth/tokens", AUTH_NONE, osc_h_token_issue},
+    {"GET", "/v3/auth/tokens", AUTH_TOKEN, osc_h_token_check},
+    {"HEAD", "/v3/auth/tokens", AUTH_TOKEN, osc_h_token_check},
+    {"DELETE", "/v3/auth/tokens", AUTH_TOKEN, osc_h_token_revoke},
+    {"POST", "/v3/users", AUTH_TOKEN, osc_h_users_create},
+    {"GET", "/v3/users", AUTH_TOKEN, osc_h_users_list},
+    {"GET", "/v3/users/:user_id", AUTH_TOKEN, osc_h_user_get},
+    {"PATCH", "/v3/users/:user_id", AUTH_TOKEN, osc_h_user_update},
+    {"DELETE", "/v3/users/:user_id", AUTH_TOKEN, osc_h_user_delete},
+    {"GET", "/v3/domains/:domain_id/users/:user_id/roles", AUTH_TOKEN, osc_h_roles_list},
+    {"PUT", "/v3/domains/:domain_id/users/:user_id/roles/:role", AUTH_TOKEN, osc_h_role_grant},
+    {"HEAD", "/v3/domains/:domain_id/users/:user_id/roles/:role", AUTH_TOKEN, osc_h_role_check},
+    {"GET", "/v3/domains/:domain_id/users/:user_id/roles/:role", AUTH_TOKEN, osc_h_role_check},
+    {"DELETE", "/v3/domains/:domain_id/users/:user_id/roles/:role", AUTH_TOKEN, osc_h_role_revoke},
+    {"POST", "/v3.0/OS-CREDENTIAL/credentials", AUTH_TOKEN, osc_h_creds_create},
+    {"GET", "/v3.0/OS-CREDENTIAL/credentials", AUTH_TOKEN, osc_h_creds_list},
+    {"GET", "/v3.0/OS-CREDENTIAL/credentials/:access_key", AUTH_TOKEN, osc_h_cred_get},
+    {"PUT", "/v3.0/OS-CREDENTIAL/credentials/:access_key", AUTH_TOKEN, osc_h_cred_update},
+    {"DELETE", "/v3.0/OS-CREDENTIAL/credentials/:access_key", AUTH_TOKEN, osc_h_cred_delete},
+    {"GET", "/healthz", AUTH_NONE, osc_h_healthz},
+    {"GET", "/readyz", AUTH_NONE, osc_h_readyz},
+    {"GET", "/metrics", AUTH_NONE, osc_h_metrics},
+};
+#define NROUTES (sizeof(ROUTES) / sizeof(ROUTES[0]))
+
+static enum osc_surface surface_of(const char *path)
+{
+    if (strcmp(path, "/v3.0") == 0 || strncmp(path, "/v3.0/", 6) == 0)
+        return OSC_SURFACE_IAM;
+    if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 ||
+        strcmp(path, "/metrics") == 0)
+        return OSC_SURFACE_PLAIN;
+    return OSC_SURFACE_KEYSTONE;
+}
+
+/* Splits the raw path into percent-decoded segments; one trailing '/' is ignored. */
+static osc_err split_path(struct osc_req *r)
+{
+    const char *p = r->raw_path;
+    size_t len = strlen(p);
+
+    if (len == 0 || p[0] != '/')
+        return OSC_E_NOT_FOUND;
+    if (len > 1 && p[len - 1] == '/')
+        len--;
+    p++;
+    len--;
+    while (len > 0) {
+        const char *slash = memchr(p, '/', len);
+        size_t n = slash ? (size_t)(slash - p) : len;
+
+        if (r->nsegs == OSC_MAX_SEGMENTS)
+            return OSC_E_NOT_FOUND;
+        if (osc_req_decode(p, n, 0, &r->segs[r->nsegs]))
+            return OSC_E_NOT_FOUND;
+        r->nsegs++;
+        if (!slash)
+            break;
+        len -= n + 1;
+        p = slash + 1;
+        if (len == 0)
+            return OSC_E_NOT_FOUND; /* "//" or a second trailing slash */
+    }
+    return OSC_OK;
+}
+
+/* 1 if the route's path matches r's segments; fills r->params. */
+static int match(const struct route *rt, struct osc_req *r)
+{
+    const char *p = rt->path + 1;
+    int i = 0, np = 0;
+
+    while (*p) {
+        const char *slash = strchr(p, '/');
+        size_t n = slash ? (size_t)(slash - p) : strlen(p);
+
+        if (i >= r->nsegs)
+            return 0;
+        if (p[0] == ':') {
+            if (r->segs[i][0] == '\0')
+                return 0;
+            r->params[np++] = r->segs[i];
+        } else if (strlen(r->segs[i]) != n || strncmp(r->segs[i], p, n) != 0) {
+            return 0;
+        }
+        i++;
+        p += n;
+        if (*p == '/')
+            p++;
+    }
+    return i == r->nsegs;
+}
+
+/* X-Auth-Token: exactly one, or the request is unauthenticated. */
+static osc_err authenticate(struct osc_app *app, struct osc_ctx *ctx, struct osc_req *r)
+{
+    int count = 0;
+    const char *token = osc_req_header(r, "X-Auth-Token", &count);
+
+    if (count != 1 || !token[0] || strchr(token, ','))
+        return osc_ctx_fail(ctx, OSC_E_UNAUTHENTICATED,
+                            "The request you have made requires authentication.");
+    return osc_tokens_authenticate(app, ctx, token);
+}
+
+static void remote_address(const struct _u_request *u, char *out, size_t n)
+{
+    const struct sockaddr *sa = u->client_address;
+
+    out[0] = '\0';
+    /* ulfius copies only sizeof(struct sockaddr), which holds an IPv4 address but not IPv6. */
+    if (sa && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        const unsigned char *a = (const unsigned char *)&in->sin_addr;
+        snprintf(out, n, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+    }
+}
+
+static int dispatch(const struct _u_request *u, struct _u_response *resp, void *user_data)
+{
+    struct osc_app *app = user_data;
+    struct osc_ctx ctx;
+    struct osc_req r;
+    const struct route *rt = NULL;
+    char allow[128] = "";
+    osc_err err = OSC_OK;
+    int64_t t0 = osc_now_us();
+    const char *q;
+
+    osc_ctx_init(&ctx);
+    memset(&r, 0, sizeof(r));
+    r.u = u;
+    r.method = u->http_verb ? u->http_verb : "";
+    r.raw_path = u->url_path ? u->url_path : "";
+    q = u->http_url ? strchr(u->http_url, '?') : NULL;
+    r.raw_query = q ? q + 1 : NULL;
+    r.body = u->binary_body;
+    r.body_len = u->binary_body_length;
+    r.surface = surface_of(r.raw_path);
+    r.route = "unmatched";
+
+    err = split_path(&r);
+    for (size_t i = 0; !err && i < NROUTES; i++) {
+        if (!match(&ROUTES[i], &r))
+            continue;
+        if (strcmp(ROUTES[i].method, r.method) == 0) {
+            rt = &ROUTES[i];
+            break;
+        }
+        size_t used = strlen(allow);
+        snprintf(allow + used, sizeof(allow) - used, "%s%s", used ? ", " : "", ROUTES[i].method);
+    }
+    if (!err && !rt && allow[0]) {
+        u_map_put(resp->map_header, "Allow", allow);
+        err = osc_ctx_fail(&ctx, OSC_E_METHOD, "The method %.16s is not allowed for %.200s.",
+                           r.method, r.raw_path);
+    } else if (!rt) {
+        err = osc_ctx_fail(&ctx, OSC_E_NOT_FOUND, "The resource could not be found.");
+    }
+    if (!err) {
+        r.route = rt->path;
+        memset(r.params, 0, sizeof(r.params));
+        match(rt, &r);
+        if (r.body_len > OSC_JSON_BODY_MAX)
+            err = osc_ctx_fail(&ctx, OSC_E_TOO_LARGE, "The request body exceeds %d bytes.",
+                               OSC_JSON_BODY_MAX);
+    }
+    if (!err && rt->auth == AUTH_TOKEN)
+        err = authenticate(app, &ctx, &r);
+    if (!err)
+        err = rt->handler(app, &ctx, &r, resp);
+    if (err) {
+        char *base = ctx.caller.method == OSC_AUTH_NONE ? osc_base_url(app, &r) : NULL;
+        osc_resp_error(&ctx, r.surface, err, base, resp);
+        free(base);
+    }
+    osc_resp_common_headers(&ctx, resp);
+
+    {
+        char remote[64];
+        int quiet = r.surface == OSC_SURFACE_PLAIN && !err;
+        struct osc_access_entry e = {
+            .request_id = ctx.request_id,
+            .method = r.method,
+            .route = r.route,
+            .status = (int)resp->status,
+            .duration_ms = (double)(osc_now_us() - t0) / 1000.0,
+            .caller_id = ctx.caller.method != OSC_AUTH_NONE ? ctx.caller.id : NULL,
+            .principal_kind = ctx.caller.method == OSC_AUTH_NONE      ? NULL
+                              : ctx.caller.kind == OSC_KIND_USER ? "user"
+                                                                 : "service_account",
+            .remote = remote,
+            .error = err ? osc_err_name(err) : NULL,
+            .detail = ctx.detail,
+        };
+        remote_address(u, remote, sizeof(remote));
+        osc_log_access(&e, quiet);
+        osc_metrics_request(r.surface == OSC_SURFACE_IAM ? "iam"
+                            : r.surface == OSC_SURFACE_PLAIN ? "plain"
+                                                             : "keystone",
+                            r.route, r.method, (int)resp->status, osc_now_us() - t0);
+    }
+    for (int i = 0; i < r.nsegs; i++)
+        free(r.segs[i]);
+    return U_CALLBACK_COMPLETE;
+}
+
+int osc_router_callback(const struct _u_request *u, struct _u_response *resp, void *user_data)
+{
+    return dispatch(u, resp, user_data);
+}

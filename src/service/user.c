@@ -1,0 +1,218 @@
+/* Users and role grants, always inside the caller's domain: a principal of another domain is
+ * reported exactly like a missing one. Changes that affect authentication update the principal
+ * cache right after they commit. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "oscred/policy.h"
+#include "oscred/service.h"
+
+static osc_err user_not_found(struct osc_ctx *ctx, const char *id)
+{
+    return osc_ctx_fail(ctx, OSC_E_NOT_FOUND, "Could not find user: %s.", id);
+}
+
+static osc_err hash_password(struct osc_app *app, const char *password, char **out)
+{
+    return osc_crypto_password_hash(password, app->cfg->password_iterations, out);
+}
+
+static void free_hash(char *h)
+{
+    if (h) {
+        osc_crypto_wipe(h, strlen(h));
+        free(h);
+    }
+}
+
+osc_err osc_user_create(struct osc_app *app, struct osc_ctx *ctx, const char *name,
+                        const char *password, int enabled, struct osc_principal *out)
+{
+    osc_err err = OSC_OK;
+    char *hash = NULL;
+    enum osc_kind holder = OSC_KIND_USER;
+    struct osc_audit a = audit_of(ctx);
+
+    err = osc_policy_admin_principals(&ctx->caller);
+    if (err) {
+        osc_ctx_fail(ctx, err, MSG_FORBIDDEN);
+        goto out;
+    }
+    if (password) {
+        err = hash_password(app, password, &hash);
+        if (err)
+            goto out;
+    }
+    err = osc_store_create_user(app->store, &a, ctx->caller.domain_id, name, hash, enabled, out,
+                                &holder);
+    if (err == OSC_E_CONFLICT) {
+        osc_ctx_fail(ctx, err, "a %s named %s already exists in this domain",
+                     holder == OSC_KIND_SERVICE_ACCOUNT ? "service account" : "user", name);
+        goto out;
+    }
+    if (!err)
+        err = osc_pcache_put(app->pcache, out);
+out:
+    free_hash(hash);
+    return err;
+}
+
+osc_err osc_user_list(struct osc_app *app, struct osc_ctx *ctx, const char *name_filter,
+                      struct osc_principal **out, size_t *n)
+{
+    osc_err err = osc_policy_read_principal(&ctx->caller, NULL);
+
+    if (err)
+        return osc_ctx_fail(ctx, err, MSG_FORBIDDEN);
+    return osc_store_list_users(app->store, ctx->caller.domain_id, name_filter, out, n);
+}
+
+osc_err osc_user_get(struct osc_app *app, struct osc_ctx *ctx, const char *id,
+                     struct osc_principal *out)
+{
+    osc_err err = osc_policy_read_principal(&ctx->caller, id);
+
+    if (err)
+        return osc_ctx_fail(ctx, err, MSG_FORBIDDEN);
+    err = osc_store_get_principal(app->store, id, ctx->caller.domain_id, 0, out);
+    if (!err && out->kind != OSC_KIND_USER) {
+        osc_principal_cleanup(out);
+        err = OSC_E_NOT_FOUND;
+    }
+    if (err == OSC_E_NOT_FOUND)
+        return user_not_found(ctx, id);
+    return err;
+}
+
+osc_err osc_user_update(struct osc_app *app, struct osc_ctx *ctx, const char *id, int enabled,
+                        const char *password, struct osc_principal *out)
+{
+    osc_err err = OSC_OK;
+    char *hash = NULL;
+    struct osc_audit a = audit_of(ctx);
+
+    err = osc_policy_admin_principals(&ctx->caller);
+    if (err) {
+        osc_ctx_fail(ctx, err, MSG_FORBIDDEN);
+        goto out;
+    }
+    if (password) {
+        err = hash_password(app, password, &hash);
+        if (err)
+            goto out;
+    }
+    err = osc_store_update_user(app->store, &a, ctx->caller.domain_id, id, enabled, hash, out);
+    if (err == OSC_E_NOT_FOUND) {
+        user_not_found(ctx, id);
+        goto out;
+    }
+    if (!err)
+        err = osc_pcache_put(app->pcache, out);
+out:
+    free_hash(hash);
+    return err;
+}
+
+osc_err osc_user_delete(struct osc_app *app, struct osc_ctx *ctx, const char *id)
+{
+    osc_err err = osc_policy_admin_principals(&ctx->caller);
+    struct osc_audit a = audit_of(ctx);
+
+    if (err)
+        return osc_ctx_fail(ctx, err, MSG_FORBIDDEN);
+    err = osc_store_delete_principal(app->store, &a, ctx->caller.domain_id, id, OSC_KIND_USER);
+    if (err == OSC_E_NOT_FOUND)
+        return user_not_found(ctx, id);
+    if (!err)
+        err = osc_pcache_remove(app->pcache, id);
+    return err;
+}
+
+/* Shared checks of the grant routes: the path's domain is the caller's, the role exists. */
+static osc_err grant_target(struct osc_ctx *ctx, const char *domain_id, const char *role,
+                            unsigned *bit)
+{
+    if (strcmp(domain_id, ctx->caller.domain_id) != 0)
+        return osc_ctx_fail(ctx, OSC_E_NOT_FOUND, "Could not find domain: %s.", domain_id);
+    if (role) {
+        *bit = osc_role_parse(role);
+        if (!*bit)
+            return osc_ctx_fail(ctx, OSC_E_NOT_FOUND, "Could not find role: %s.", role);
+    }
+    return OSC_OK;
+}
+
+/* Re-reads a principal after a grant change so tokens see the new roles at once. */
+static osc_err refresh(struct osc_app *app, const char *domain_id, const char *id)
+{
+    struct osc_principal p = {0};
+    osc_err err = osc_store_get_principal(app->store, id, domain_id, 0, &p);
+
+    if (!err)
+        err = osc_pcache_put(app->pcache, &p);
+    osc_principal_cleanup(&p);
+    return err;
+}
+
+osc_err osc_role_grant(struct osc_app *app, struct osc_ctx *ctx, const char *domain_id,
+                       const char *principal_id, const char *role)
+{
+    unsigned bit = 0;
+    struct osc_audit a = audit_of(ctx);
+    osc_err err = osc_policy_admin_principals(&ctx->caller);
+
+    if (err)
+        return osc_ctx_fail(ctx, err, MSG_FORBIDDEN);
+    err = grant_target(ctx, domain_id, role, &bit);
+    if (err)
+        return err;
+    err = osc_store_grant_role(app->store, &a, domain_id, principal_id, bit);
+    if (err == OSC_E_NOT_FOUND)
+        return user_not_found(ctx, principal_id);
+    if (!err)
+        err = refresh(app, domain_id, principal_id);
+    return err;
+}
+
+osc_err osc_role_revoke(struct osc_app *app, struct osc_ctx *ctx, const char *domain_id,
+                        const char *principal_id, const char *role)
+{
+    unsigned bit = 0;
+    struct osc_audit a = audit_of(ctx);
+    osc_err err = osc_policy_admin_principals(&ctx->caller);
+
+    if (err)
+        return osc_ctx_fail(ctx, err, MSG_FORBIDDEN);
+    err = grant_target(ctx, domain_id, role, &bit);
+    if (err)
+        return err;
+    err = osc_store_revoke_role(app->store, &a, domain_id, principal_id, bit);
+    if (err == OSC_E_NOT_FOUND)
+        return osc_ctx_fail(ctx, err, "Could not find role assignment: %s on %s.", role,
+                            principal_id);
+    if (!err)
+        err = refresh(app, domain_id, principal_id);
+    return err;
+}
+
+osc_err osc_role_list(struct osc_app *app, struct osc_ctx *ctx, const char *domain_id,
+                      const char *principal_id, unsigned *roles)
+{
+    struct osc_principal p = {0};
+    osc_err err = osc_policy_read_principal(&ctx->caller, principal_id);
+
+    if (err)
+        return osc_ctx_fail(ctx, err, MSG_FORBIDDEN);
+    err = grant_target(ctx, domain_id, NULL, NULL);
+    if (err)
+        return err;
+    err = osc_store_get_principal(app->store, principal_id, domain_id, 0, &p);
+    if (err == OSC_E_NOT_FOUND)
+        return user_not_found(ctx, principal_id);
+    if (!err)
+        *roles = p.roles;
+    osc_principal_cleanup(&p);
+    return err;
+}

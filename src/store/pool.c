@@ -1,0 +1,427 @@
+/* The libpq connection pool: a fixed set of connections shared by the worker threads, opened
+ * lazily, re-opened after a failure (at most twice a second each), and every wait bounded by a
+ * client-side deadline, because statement_timeout in the connection options does not pass
+ * pgbouncer and a dead server must give a prompt 503, not a hung worker. */
+#include "pool.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "oscred/ctx.h"
+#include "oscred/log.h"
+
+#define RECONNECT_INTERVAL_US 500000
+
+struct pool_conn {
+    PGconn *conn;
+    unsigned char *prepared; /* per statement: prepared on this connection */
+    int64_t next_connect_us; /* backoff after a failed connect */
+    int fresh;
+    int in_use;
+    int use_prepared;
+};
+
+struct pool {
+    char *conninfo;
+    int size;
+    int timeout_ms;
+    int use_prepared;
+    const struct pool_stmt *stmts;
+    int nstmts;
+    struct pool_conn *conns;
+    int in_use;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+static void notice_sink(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message; /* notices (e.g. "relation already exists, skipping") are not errors */
+}
+
+osc_err pool_create(const char *conninfo, int size, int timeout_ms, int prepared,
+                    const struct pool_stmt *stmts, int nstmts, struct pool **out)
+{
+    osc_err err = OSC_OK;
+    struct pool *p = calloc(1, sizeof(*p));
+
+    if (!p || size < 1) {
+        err = OSC_E_INTERNAL;
+        goto out;
+    }
+    p->conninfo = strdup(conninfo);
+    p->conns = calloc((size_t)size, sizeof(*p->conns));
+    if (!p->conninfo || !p->conns) {
+        err = OSC_E_INTERNAL;
+        goto out;
+    }
+    for (int i = 0; i < size; i++) {
+        p->conns[i].prepared = calloc((size_t)(nstmts > 0 ? nstmts : 1), 1);
+        if (!p->conns[i].prepared) {
+            err = OSC_E_INTERNAL;
+            goto out;
+        }
+        p->conns[i].use_prepared = prepared;
+    }
+    p->size = size;
+    p->timeout_ms = timeout_ms;
+    p->use_prepared = prepared;
+    p->stmts = stmts;
+    p->nstmts = nstmts;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+out:
+    if (err) {
+        if (p && p->conns) {
+            for (int i = 0; i < size; i++)
+                free(p->conns[i].prepared);
+        }
+        if (p) {
+            free(p->conns);
+            free(p->conninfo);
+        }
+        free(p);
+    } else {
+        *out = p;
+    }
+    return err;
+}
+
+void pool_destroy(struct pool *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->size; i++) {
+        if (p->conns[i].conn)
+            PQfinish(p->conns[i].conn);
+        free(p->conns[i].prepared);
+    }
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p->conns);
+    free(p->conninfo);
+    free(p);
+}
+
+void pool_stats(struct pool *p, int *in_use, int *idle)
+{
+    pthread_mutex_lock(&p->mu);
+    *in_use = p->in_use;
+    *idle = p->size - p->in_use;
+    pthread_mutex_unlock(&p->mu);
+}
+
+int64_t pool_deadline(struct pool *p)
+{
+    return osc_now_us() + (int64_t)p->timeout_ms * 1000;
+}
+
+static int remaining_ms(int64_t deadline_us)
+{
+    int64_t left = deadline_us - osc_now_us();
+    if (left <= 0)
+        return 0;
+    return (int)((left + 999) / 1000);
+}
+
+/* Waits for the socket to be ready for events; 0 on readiness, -1 on deadline or error. */
+static int wait_socket(PGconn *conn, short events, int64_t deadline_us)
+{
+    struct pollfd pfd = {.fd = PQsocket(conn), .events = events};
+
+    if (pfd.fd < 0)
+        return -1;
+    for (;;) {
+        int ms = remaining_ms(deadline_us);
+        int r;
+
+        if (ms == 0)
+            return -1;
+        r = poll(&pfd, 1, ms);
+        if (r > 0)
+            return 0;
+        if (r == 0)
+            return -1;
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+static void drop_connection(struct pool_conn *c)
+{
+    if (c->conn)
+        PQfinish(c->conn);
+    c->conn = NULL;
+}
+
+static void mark_broken(struct pool_conn *c)
+{
+    drop_connection(c);
+    /* The next acquisition reconnects at once: a restarted server is usually back already. */
+    c->next_connect_us = 0;
+}
+
+static osc_err connect_conn(struct pool *p, struct pool_conn *c, int64_t deadline_us)
+{
+    osc_err err = OSC_OK;
+    PGconn *conn = NULL;
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+    if (osc_now_us() < c->next_connect_us) {
+        err = OSC_E_UNAVAILABLE;
+        goto out;
+    }
+    conn = PQconnectStart(p->conninfo);
+    if (!conn || PQstatus(conn) == CONNECTION_BAD) {
+        err = OSC_E_UNAVAILABLE;
+        goto out;
+    }
+    while (st != PGRES_POLLING_OK) {
+        if (st == PGRES_POLLING_FAILED) {
+            err = OSC_E_UNAVAILABLE;
+            goto out;
+        }
+        if (wait_socket(conn, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline_us)) {
+            err = OSC_E_UNAVAILABLE;
+            goto out;
+        }
+        st = PQconnectPoll(conn);
+    }
+    if (PQsetnonblocking(conn, 1) != 0) {
+        err = OSC_E_UNAVAILABLE;
+        goto out;
+    }
+    PQsetNoticeProcessor(conn, notice_sink, NULL);
+out:
+    if (err) {
+        if (conn) {
+            osc_log(OSC_LOG_WARN, "db.connect_failed", "detail", PQerrorMessage(conn), NULL);
+            PQfinish(conn);
+        }
+        c->next_connect_us = osc_now_us() + RECONNECT_INTERVAL_US;
+    } else {
+        c->conn = conn;
+        c->fresh = 1;
+        memset(c->prepared, 0, (size_t)(p->nstmts > 0 ? p->nstmts : 1));
+    }
+    return err;
+}
+
+osc_err pool_acquire(struct pool *p, int64_t deadline_us, struct pool_conn **out)
+{
+    osc_err err = OSC_OK;
+    struct pool_conn *c = NULL;
+    struct timespec ts = {.tv_sec = (time_t)(deadline_us / 1000000),
+                          .tv_nsec = (long)(deadline_us % 1000000) * 1000};
+
+    pthread_mutex_lock(&p->mu);
+    while (p->in_use == p->size) {
+        /* The deadline is on CLOCK_REALTIME, as osc_now_us is. */
+        if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) == ETIMEDOUT && p->in_use == p->size) {
+            pthread_mutex_unlock(&p->mu);
+            err = OSC_E_UNAVAILABLE;
+            goto out;
+        }
+    }
+    /* Prefer a live connection, so one dead slot does not fail requests a live one could serve. */
+    for (int i = 0; i < p->size && !c; i++) {
+        if (!p->conns[i].in_use && p->conns[i].conn)
+            c = &p->conns[i];
+    }
+    for (int i = 0; i < p->size && !c; i++) {
+        if (!p->conns[i].in_use)
+            c = &p->conns[i];
+    }
+    c->in_use = 1;
+    p->in_use++;
+    pthread_mutex_unlock(&p->mu);
+
+    c->fresh = 0;
+    if (!c->conn) {
+        err = connect_conn(p, c, deadline_us);
+        if (err) {
+            pool_release(p, c);
+            goto out;
+        }
+    }
+    *out = c;
+out:
+    return err;
+}
+
+void pool_release(struct pool *p, struct pool_conn *c)
+{
+    pthread_mutex_lock(&p->mu);
+    c->in_use = 0;
+    p->in_use--;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+int pool_conn_fresh(const struct pool_conn *c)
+{
+    return c->fresh;
+}
+
+static int connection_lost(PGconn *conn, const char *sqlstate)
+{
+    if (PQstatus(conn) == CONNECTION_BAD)
+        return 1;
+    if (!sqlstate)
+        return 0;
+    /* Class 08 (connection exception), admin shutdown/crash/cannot connect now, a read-only
+     * server after failover, and prepared statements lost behind a pooler. */
+    return strncmp(sqlstate, "08", 2) == 0 || strncmp(sqlstate, "57P", 3) == 0 ||
+           strcmp(sqlstate, "25006") == 0 || strcmp(sqlstate, "26000") == 0;
+}
+
+static void fill_error(const PGresult *r, PGconn *conn, struct pool_error *perr)
+{
+    const char *s;
+
+    memset(perr, 0, sizeof(*perr));
+    s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    if (s)
+        snprintf(perr->sqlstate, sizeof(perr->sqlstate), "%s", s);
+    s = r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : NULL;
+    if (s)
+        snprintf(perr->constraint, sizeof(perr->constraint), "%s", s);
+    s = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    snprintf(perr->message, sizeof(perr->message), "%s", s ? s : PQerrorMessage(conn));
+}
+
+/* Sends what is queued and collects every result of the current command; keeps the last good
+ * result or the first error. */
+static osc_err collect(struct pool_conn *c, int64_t deadline_us, PGresult **res,
+                       struct pool_error *perr)
+{
+    osc_err err = OSC_OK;
+    PGresult *keep = NULL, *r = NULL;
+    int flushed;
+
+    while ((flushed = PQflush(c->conn)) == 1) {
+        if (wait_socket(c->conn, POLLIN | POLLOUT, deadline_us) || !PQconsumeInput(c->conn)) {
+            err = OSC_E_UNAVAILABLE;
+            goto out;
+        }
+    }
+    if (flushed < 0) {
+        err = OSC_E_UNAVAILABLE;
+        goto out;
+    }
+    for (;;) {
+        while (PQisBusy(c->conn)) {
+            if (wait_socket(c->conn, POLLIN, deadline_us) || !PQconsumeInput(c->conn)) {
+                err = OSC_E_UNAVAILABLE;
+                goto out;
+            }
+        }
+        r = PQgetResult(c->conn);
+        if (!r)
+            break;
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
+            if (!err) {
+                PQclear(keep);
+                keep = r;
+            } else {
+                PQclear(r);
+            }
+        } else if (!err) {
+            fill_error(r, c->conn, perr);
+            err = connection_lost(c->conn, perr->sqlstate) ? OSC_E_UNAVAILABLE : OSC_E_INTERNAL;
+            PQclear(r);
+        } else {
+            PQclear(r);
+        }
+        r = NULL;
+    }
+    if (!err && PQstatus(c->conn) == CONNECTION_BAD)
+        err = OSC_E_UNAVAILABLE;
+out:
+    if (err == OSC_E_UNAVAILABLE) {
+        if (!perr->message[0])
+            snprintf(perr->message, sizeof(perr->message), "%s",
+                     c->conn ? PQerrorMessage(c->conn) : "no connection");
+        mark_broken(c);
+    }
+    if (err) {
+        PQclear(keep);
+    } else if (res) {
+        *res = keep;
+    } else {
+        PQclear(keep);
+    }
+    return err;
+}
+
+/* Prepares st on c. The first use of a statement on a connection pays one extra round trip;
+ * every later use saves the parse and plan. */
+static osc_err prepare(struct pool_conn *c, int64_t deadline_us, const struct pool_stmt *st,
+                       struct pool_error *perr)
+{
+    osc_err err = OSC_OK;
+
+    if (!PQsendPrepare(c->conn, st->name, st->sql, st->nparams, NULL)) {
+        err = OSC_E_UNAVAILABLE;
+        mark_broken(c);
+        goto out;
+    }
+    err = collect(c, deadline_us, NULL, perr);
+    if (!err)
+        c->prepared[st->id] = 1;
+out:
+    return err;
+}
+
+osc_err pool_exec(struct pool_conn *c, int64_t deadline_us, const struct pool_stmt *st,
+                  const char *const *values, const int *lengths, const int *formats,
+                  PGresult **res, struct pool_error *perr)
+{
+    osc_err err = OSC_OK;
+    int sent;
+
+    memset(perr, 0, sizeof(*perr));
+    if (!c->conn) {
+        err = OSC_E_UNAVAILABLE;
+        goto out;
+    }
+    if (c->use_prepared && !c->prepared[st->id]) {
+        err = prepare(c, deadline_us, st, perr);
+        if (err)
+            goto out;
+    }
+    if (c->use_prepared)
+        sent = PQsendQueryPrepared(c->conn, st->name, st->nparams, values, lengths, formats, 0);
+    else
+        sent = PQsendQueryParams(c->conn, st->sql, st->nparams, NULL, values, lengths, formats, 0);
+    if (!sent) {
+        err = OSC_E_UNAVAILABLE;
+        mark_broken(c);
+        goto out;
+    }
+    err = collect(c, deadline_us, res, perr);
+out:
+    return err;
+}
+
+osc_err pool_exec_sql(struct pool_conn *c, int64_t deadline_us, const char *sql,
+                      struct pool_error *perr)
+{
+    osc_err err = OSC_OK;
+
+    memset(perr, 0, sizeof(*perr));
+    if (!c->conn || !PQsendQuery(c->conn, sql)) {
+        err = OSC_E_UNAVAILABLE;
+        mark_broken(c);
+        goto out;
+    }
+    err = collect(c, deadline_us, NULL, perr);
+out:
+    return err;
+}

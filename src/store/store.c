@@ -1,0 +1,842 @@
+/* The statement table and the store functions built on it. Every change is one SQL statement that
+ * also writes its audit row (and, for keys, moves the owner's key_count, whose CHECK is the 2-key
+ * limit), so nothing here reads, decides in C, then writes. PGresult never leaves this folder. */
+#include "oscred/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oscred/ctx.h"
+#include "oscred/log.h"
+#include "pool.h"
+
+struct osc_store {
+    struct pool *pool;
+};
+
+enum q {
+    Q_GET_PRINCIPAL,
+    Q_FIND_PRINCIPAL,
+    Q_LIST_USERS,
+    Q_EACH_PRINCIPAL,
+    Q_CREATE_USER,
+    Q_UPDATE_USER,
+    Q_DELETE_PRINCIPAL,
+    Q_GRANT_ROLE,
+    Q_REVOKE_ROLE,
+    Q_INSERT_CRED,
+    Q_GET_CRED,
+    Q_LIST_CREDS,
+    Q_UPDATE_CRED,
+    Q_DELETE_CRED,
+    Q_REVOKE_TOKEN,
+    Q_EACH_REVOKED,
+    Q_SCHEMA_VERSION,
+    Q_BOOT_FIND_DOMAIN,
+    Q_BOOT_CREATE_DOMAIN,
+    Q_BOOT_CREATE_USER,
+    Q_BOOT_GRANT_ALL,
+    Q_RECORD_MIGRATION,
+    Q__COUNT
+};
+
+#define US(col) "(extract(epoch from " col ") * 1000000)::bigint"
+
+/* Principal columns: id, domain_id, domain name, name, path, kind, enabled, domain enabled,
+ * password epoch, created, role bits, password hash (only when $with_pw). */
+#define PRINCIPAL_COLS(p, d, withpw)                                                               \
+    p ".id, " p ".domain_id, " d ".name, " p ".name, " p ".path, " p ".kind, " p ".enabled, " d     \
+      ".enabled, " p ".password_epoch, " US(p ".created_at") ", "                                  \
+      "COALESCE((SELECT bit_or(CASE r.role WHEN 'admin' THEN 1 ELSE 2 END) "                       \
+      "FROM role_assignments r WHERE r.principal_id = " p ".id), 0), "                             \
+      "CASE WHEN " withpw " THEN " p ".password_hash END"
+
+/* Credential columns: access key, owner id, owner name, status, description, created, last used,
+ * last used service, last used region. */
+#define CRED_COLS(k, ownername)                                                                    \
+    k ".access_key, " k ".owner_id, " ownername ", " k ".status, " k ".description, "              \
+      US(k ".created_at") ", COALESCE(" US(k ".last_used_at") ", 0), " k ".last_used_service, " k  \
+      ".last_used_region"
+
+#define AUDIT_INSERT                                                                               \
+    "INSERT INTO audit_events (domain_id, actor_id, actor_kind, action, target_kind, target_id, "  \
+    "request_id) "
+
+static const struct pool_stmt STMTS[Q__COUNT] = {
+    [Q_GET_PRINCIPAL] = {Q_GET_PRINCIPAL, "get_principal",
+        "SELECT " PRINCIPAL_COLS("p", "d", "$3::bool") " FROM principals p "
+        "JOIN domains d ON d.id = p.domain_id "
+        "WHERE p.id = $1 AND ($2::text IS NULL OR p.domain_id = $2)", 3, 1},
+    [Q_FIND_PRINCIPAL] = {Q_FIND_PRINCIPAL, "find_principal",
+        "SELECT " PRINCIPAL_COLS("p", "d", "$4::bool") " FROM principals p "
+        "JOIN domains d ON d.id = p.domain_id "
+        "WHERE lower(p.name) = lower($3) AND "
+        "CASE WHEN $1::text IS NOT NULL THEN d.id = $1 ELSE lower(d.name) = lower($2) END", 4, 1},
+    [Q_LIST_USERS] = {Q_LIST_USERS, "list_users",
+        "SELECT " PRINCIPAL_COLS("p", "d", "false") " FROM principals p "
+        "JOIN domains d ON d.id = p.domain_id "
+        "WHERE p.domain_id = $1 AND p.kind = 'user' AND ($2::text IS NULL OR lower(p.name) = lower($2)) "
+        "ORDER BY lower(p.name), p.id", 2, 1},
+    [Q_EACH_PRINCIPAL] = {Q_EACH_PRINCIPAL, "each_principal",
+        "SELECT " PRINCIPAL_COLS("p", "d", "false") " FROM principals p "
+        "JOIN domains d ON d.id = p.domain_id", 0, 1},
+    [Q_CREATE_USER] = {Q_CREATE_USER, "create_user",
+        "WITH ins AS (INSERT INTO principals (id, domain_id, kind, name, enabled, password_hash) "
+        "  SELECT $1, d.id, 'user', $3, $4, $5 FROM domains d WHERE d.id = $2 RETURNING *), "
+        "a AS (" AUDIT_INSERT "SELECT domain_id, $6, $7, 'user.create', 'user', id, $8 FROM ins) "
+        "SELECT " PRINCIPAL_COLS("ins", "d", "false") " FROM ins JOIN domains d ON d.id = ins.domain_id",
+        8, 0},
+    [Q_UPDATE_USER] = {Q_UPDATE_USER, "update_user",
+        "WITH u AS (UPDATE principals SET enabled = COALESCE($3::bool, enabled), "
+        "  password_hash = COALESCE($4::text, password_hash), "
+        "  password_epoch = password_epoch + CASE WHEN $4::text IS NULL THEN 0 ELSE 1 END "
+        "  WHERE id = $2 AND domain_id = $1 AND kind = 'user' RETURNING *), "
+        "a AS (" AUDIT_INSERT "SELECT domain_id, $5, $6, 'user.update', 'user', id, $7 FROM u) "
+        "SELECT " PRINCIPAL_COLS("u", "d", "false") " FROM u JOIN domains d ON d.id = u.domain_id",
+        7, 0},
+    [Q_DELETE_PRINCIPAL] = {Q_DELETE_PRINCIPAL, "delete_principal",
+        "WITH del AS (DELETE FROM principals WHERE id = $2 AND domain_id = $1 AND kind = $3 "
+        "  RETURNING id, domain_id, kind), "
+        "a AS (" AUDIT_INSERT "SELECT domain_id, $4, $5, kind || '.delete', kind, id, $6 FROM del) "
+        "SELECT id FROM del", 6, 0},
+    [Q_GRANT_ROLE] = {Q_GRANT_ROLE, "grant_role",
+        "WITH p AS (SELECT id, domain_id, kind FROM principals WHERE id = $2 AND domain_id = $1 "
+        "  FOR KEY SHARE), "
+        "g AS (INSERT INTO role_assignments (principal_id, role) SELECT id, $3 FROM p "
+        "  ON CONFLICT DO NOTHING RETURNING principal_id), "
+        "a AS (" AUDIT_INSERT "SELECT p.domain_id, $4, $5, 'role.grant.' || $3, p.kind, p.id, $6 "
+        "  FROM p JOIN g ON g.principal_id = p.id) "
+        "SELECT id FROM p", 6, 0},
+    [Q_REVOKE_ROLE] = {Q_REVOKE_ROLE, "revoke_role",
+        "WITH r AS (DELETE FROM role_assignments ra USING principals p "
+        "  WHERE ra.principal_id = $2 AND ra.role = $3 AND p.id = ra.principal_id AND p.domain_id = $1 "
+        "  RETURNING p.id, p.domain_id, p.kind), "
+        "a AS (" AUDIT_INSERT "SELECT domain_id, $4, $5, 'role.revoke.' || $3, kind, id, $6 FROM r) "
+        "SELECT id FROM r", 6, 0},
+    [Q_INSERT_CRED] = {Q_INSERT_CRED, "insert_cred",
+        "WITH p AS (UPDATE principals SET key_count = key_count + 1 "
+        "  WHERE id = $3 AND domain_id = $2 RETURNING id, name), "
+        "k AS (INSERT INTO access_keys (access_key, owner_id, description, kid, sealed) "
+        "  SELECT $1, p.id, $4, $5, $6 FROM p RETURNING *), "
+        "a AS (" AUDIT_INSERT "SELECT $2, $7, $8, 'credential.create', 'access_key', access_key, $9 "
+        "  FROM k) "
+        "SELECT " CRED_COLS("k", "p.name") " FROM k, p", 9, 0},
+    [Q_GET_CRED] = {Q_GET_CRED, "get_cred",
+        "SELECT " CRED_COLS("k", "p.name") " FROM access_keys k "
+        "JOIN principals p ON p.id = k.owner_id WHERE k.access_key = $1 AND p.domain_id = $2", 2, 1},
+    [Q_LIST_CREDS] = {Q_LIST_CREDS, "list_creds",
+        "SELECT p.id, " CRED_COLS("k", "p.name") " FROM principals p "
+        "LEFT JOIN access_keys k ON k.owner_id = p.id WHERE p.id = $2 AND p.domain_id = $1 "
+        "ORDER BY k.created_at, k.access_key", 2, 1},
+    [Q_UPDATE_CRED] = {Q_UPDATE_CRED, "update_cred",
+        "WITH k AS (UPDATE access_keys k SET status = COALESCE($5::text, k.status), "
+        "  description = COALESCE($6::text, k.description) FROM principals p "
+        "  WHERE k.access_key = $1 AND p.id = k.owner_id AND p.domain_id = $2 "
+        "  AND ($3::bool OR k.owner_id = $4) RETURNING k.*, p.name AS owner_name), "
+        "a AS (" AUDIT_INSERT "SELECT $2, $4, $7, 'credential.update', 'access_key', access_key, $8 "
+        "  FROM k) "
+        "SELECT " CRED_COLS("k", "k.owner_name") " FROM k", 8, 1},
+    [Q_DELETE_CRED] = {Q_DELETE_CRED, "delete_cred",
+        "WITH k AS (DELETE FROM access_keys k USING principals p "
+        "  WHERE k.access_key = $1 AND p.id = k.owner_id AND p.domain_id = $2 "
+        "  AND ($3::bool OR k.owner_id = $4) RETURNING k.access_key, k.owner_id), "
+        "c AS (UPDATE principals SET key_count = key_count - 1 FROM k WHERE principals.id = k.owner_id), "
+        "a AS (" AUDIT_INSERT "SELECT $2, $4, $5, 'credential.delete', 'access_key', access_key, $6 "
+        "  FROM k) "
+        "SELECT access_key FROM k", 6, 1},
+    [Q_REVOKE_TOKEN] = {Q_REVOKE_TOKEN, "revoke_token",
+        "WITH t AS (INSERT INTO revoked_tokens (token_id, expires_at) "
+        "  VALUES ($1, to_timestamp($2::bigint / 1000000.0)) ON CONFLICT DO NOTHING RETURNING token_id), "
+        "a AS (" AUDIT_INSERT "SELECT $3, $4, $5, 'token.revoke', 'token', token_id, $6 FROM t) "
+        "SELECT 1", 6, 1},
+    [Q_EACH_REVOKED] = {Q_EACH_REVOKED, "each_revoked",
+        "SELECT token_id, " US("expires_at") " FROM revoked_tokens WHERE expires_at > now()", 0, 1},
+    [Q_SCHEMA_VERSION] = {Q_SCHEMA_VERSION, "schema_version",
+        "SELECT COALESCE(max(version), 0) FROM schema_migrations", 0, 1},
+    [Q_BOOT_FIND_DOMAIN] = {Q_BOOT_FIND_DOMAIN, "boot_find_domain",
+        "SELECT id FROM domains WHERE lower(name) = lower($1)", 1, 1},
+    [Q_BOOT_CREATE_DOMAIN] = {Q_BOOT_CREATE_DOMAIN, "boot_create_domain",
+        "INSERT INTO domains (id, name, account_id) VALUES ($1, $2, $3) "
+        "ON CONFLICT (account_id) DO NOTHING RETURNING id", 3, 0},
+    [Q_BOOT_CREATE_USER] = {Q_BOOT_CREATE_USER, "boot_create_user",
+        "WITH ins AS (INSERT INTO principals (id, domain_id, kind, name, password_hash) "
+        "  VALUES ($1, $2, 'user', $3, $4) ON CONFLICT DO NOTHING RETURNING id, domain_id), "
+        "a AS (" AUDIT_INSERT "SELECT domain_id, NULL, NULL, 'user.create', 'user', id, 'bootstrap' "
+        "  FROM ins) "
+        "SELECT id FROM ins", 4, 0},
+    [Q_BOOT_GRANT_ALL] = {Q_BOOT_GRANT_ALL, "boot_grant_all",
+        "INSERT INTO role_assignments (principal_id, role) "
+        "VALUES ($1, 'admin'), ($1, 'security_admin') ON CONFLICT DO NOTHING", 1, 0},
+    [Q_RECORD_MIGRATION] = {Q_RECORD_MIGRATION, "record_migration",
+        "INSERT INTO schema_migrations (version, name) VALUES ($1::integer, $2)", 2, 0},
+};
+
+osc_err osc_store_create(const struct osc_store_options *opt, osc_store **out)
+{
+    osc_err err = OSC_OK;
+    osc_store *st = calloc(1, sizeof(*st));
+
+    if (!st) {
+        err = OSC_E_INTERNAL;
+        goto out;
+    }
+    err = pool_create(opt->conninfo, opt->pool_size, opt->timeout_ms, opt->prepared, STMTS,
+                      Q__COUNT, &st->pool);
+out:
+    if (err)
+        free(st);
+    else
+        *out = st;
+    return err;
+}
+
+void osc_store_destroy(osc_store *st)
+{
+    if (!st)
+        return;
+    pool_destroy(st->pool);
+    free(st);
+}
+
+void osc_store_pool_stats(osc_store *st, int *in_use, int *idle)
+{
+    pool_stats(st->pool, in_use, idle);
+}
+
+static void log_failure(enum q id, osc_err err, const struct pool_error *perr)
+{
+    osc_log(err == OSC_E_UNAVAILABLE ? OSC_LOG_WARN : OSC_LOG_ERROR, "db.statement_failed",
+            "statement", STMTS[id].name, "error", osc_err_name(err), "sqlstate",
+            perr->sqlstate[0] ? perr->sqlstate : NULL, "detail", perr->message, NULL);
+}
+
+static int retryable_conflict(const struct pool_error *perr)
+{
+    /* deadlock_detected / serialization_failure: the other statement won; running ours again is
+     * what a client retry would do, only sooner. */
+    return strcmp(perr->sqlstate, "40P01") == 0 || strcmp(perr->sqlstate, "40001") == 0;
+}
+
+/* Runs one statement on a pooled connection. A statement marked idempotent runs once more when a
+ * connection that had been open before this request turns out to be dead (server restart,
+ * failover): the retry gets a fresh connection. Constraint errors are returned with *perr for the
+ * caller to map; other failures are logged here. */
+static osc_err run(osc_store *st, enum q id, const char *const *values, const int *lengths,
+                   const int *formats, PGresult **res, struct pool_error *perr)
+{
+    osc_err err = OSC_OK;
+    int64_t deadline = pool_deadline(st->pool);
+    struct pool_conn *c = NULL;
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        err = pool_acquire(st->pool, deadline, &c);
+        if (err) {
+            snprintf(perr->message, sizeof(perr->message), "no database connection");
+            break;
+        }
+        int fresh = pool_conn_fresh(c);
+        err = pool_exec(c, deadline, &STMTS[id], values, lengths, formats, res, perr);
+        pool_release(st->pool, c);
+        if (err == OSC_E_UNAVAILABLE && !fresh && STMTS[id].idempotent)
+            continue;
+        if (err == OSC_E_INTERNAL && retryable_conflict(perr))
+            continue;
+        break;
+    }
+    if (err == OSC_E_UNAVAILABLE || (err && !perr->constraint[0] &&
+                                     strcmp(perr->sqlstate, "23505") != 0))
+        log_failure(id, err, perr);
+    return err;
+}
+
+static void copy_text(const PGresult *r, int row, int col, char *dst, size_t n)
+{
+    snprintf(dst, n, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
+}
+
+static int64_t get_i64(const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col))
+        return 0;
+    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static int get_bool(const PGresult *r, int row, int col)
+{
+    return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
+}
+
+static osc_err read_principal(const PGresult *r, int row, int base, struct osc_principal *p)
+{
+    memset(p, 0, sizeof(*p));
+    copy_text(r, row, base + 0, p->id, sizeof(p->id));
+    copy_text(r, row, base + 1, p->domain_id, sizeof(p->domain_id));
+    copy_text(r, row, base + 2, p->domain_name, sizeof(p->domain_name));
+    copy_text(r, row, base + 3, p->name, sizeof(p->name));
+    copy_text(r, row, base + 4, p->path, sizeof(p->path));
+    p->kind = strcmp(PQgetvalue(r, row, base + 5), "service_account") == 0
+                  ? OSC_KIND_SERVICE_ACCOUNT
+                  : OSC_KIND_USER;
+    p->enabled = get_bool(r, row, base + 6);
+    p->domain_enabled = get_bool(r, row, base + 7);
+    p->password_epoch = (uint32_t)get_i64(r, row, base + 8);
+    p->created_us = get_i64(r, row, base + 9);
+    p->roles = (unsigned)get_i64(r, row, base + 10) & OSC_ROLE_ALL;
+    if (!PQgetisnull(r, row, base + 11)) {
+        p->password_hash = strdup(PQgetvalue(r, row, base + 11));
+        if (!p->password_hash)
+            return OSC_E_INTERNAL;
+    }
+    return OSC_OK;
+}
+
+static void read_credential(const PGresult *r, int row, int base, struct osc_credential *c)
+{
+    memset(c, 0, sizeof(*c));
+    copy_text(r, row, base + 0, c->access_key, sizeof(c->access_key));
+    copy_text(r, row, base + 1, c->owner_id, sizeof(c->owner_id));
+    copy_text(r, row, base + 2, c->owner_name, sizeof(c->owner_name));
+    c->active = strcmp(PQgetvalue(r, row, base + 3), "active") == 0;
+    copy_text(r, row, base + 4, c->description, sizeof(c->description));
+    c->created_us = get_i64(r, row, base + 5);
+    c->last_used_us = get_i64(r, row, base + 6);
+    copy_text(r, row, base + 7, c->last_used_service, sizeof(c->last_used_service));
+    copy_text(r, row, base + 8, c->last_used_region, sizeof(c->last_used_region));
+}
+
+static const char *kind_name(enum osc_kind k)
+{
+    return k == OSC_KIND_SERVICE_ACCOUNT ? "service_account" : "user";
+}
+
+osc_err osc_store_schema_version(osc_store *st, int *version)
+{
+    struct pool_error perr = {0};
+    PGresult *r = NULL;
+    osc_err err = run(st, Q_SCHEMA_VERSION, NULL, NULL, NULL, &r, &perr);
+
+    if (err == OSC_E_INTERNAL && strcmp(perr.sqlstate, "42P01") == 0) {
+        *version = 0; /* never migrated: schema_migrations does not exist yet */
+        return OSC_OK;
+    }
+    if (!err)
+        *version = (int)get_i64(r, 0, 0);
+    PQclear(r);
+    return err;
+}
+
+/* One principal from a single-row lookup. */
+static osc_err one_principal(osc_store *st, enum q id, const char *const *v,
+                             struct osc_principal *out)
+{
+    struct pool_error perr = {0};
+    PGresult *r = NULL;
+    osc_err err = run(st, id, v, NULL, NULL, &r, &perr);
+
+    if (err)
+        goto out;
+    if (PQntuples(r) != 1) {
+        err = OSC_E_NOT_FOUND;
+        goto out;
+    }
+    err = read_principal(r, 0, 0, out);
+out:
+    PQclear(r);
+    return err;
+}
+
+osc_err osc_store_get_principal(osc_store *st, const char *id, const char *domain_id,
+                                int with_password, struct osc_principal *out)
+{
+    const char *v[] = {id, domain_id, with_password ? "t" : "f"};
+    return one_principal(st, Q_GET_PRINCIPAL, v, out);
+}
+
+osc_err osc_store_find_principal(osc_store *st, const char *domain_id, const char *domain_name,
+                                 const char *name, int with_password, struct osc_principal *out)
+{
+    const char *v[] = {domain_id, domain_name, name, with_password ? "t" : "f"};
+    return one_principal(st, Q_FIND_PRINCIPAL, v, out);
+}
+
+osc_err osc_store_list_users(osc_store *st, const char *domain_id, const char *name_filter,
+                             struct osc_principal **out, size_t *n)
+{
+    struct pool_error perr = {0};
+    PGresult *r = NULL;
+    struct osc_principal *list = NULL;
+    const char *v[] = {domain_id, name_filter};
+    osc_err err = run(st, Q_LIST_USERS, v, NULL, NULL, &r, &perr);
+    int rows;
+
+    if (err)
+        goto out;
+    rows = PQntuples(r);
+    if (rows > 0) {
+        list = calloc((size_t)rows, sizeof(*list));
+        if (!list) {
+            err = OSC_E_INTERNAL;
+            goto out;
+        }
+    }
+    for (int i = 0; i < rows && !err; i++)
+        err = read_principal(r, i, 0, &list[i]);
+out:
+    PQclear(r);
+    if (err) {
+        free(list);
+    } else {
+        *out = list;
+        *n = (size_t)rows;
+    }
+    return err;
+}
+
+osc_err osc_store_each_principal(osc_store *st,
+                                 void (*fn)(const struct osc_principal *p, void *arg), void *arg)
+{
+    struct pool_error perr = {0};
+    PGresult *r = NULL;
+    osc_err err = run(st, Q_EACH_PRINCIPAL, NULL, NULL, NULL, &r, &perr);
+
+    for (int i = 0; !err && i < PQntuples(r); i++) {
+        struct osc_principal p;
+        err = read_principal(r, i, 0, &p);
+        if (!err)
+            fn(&p, arg);
+        osc_principal_cleanup(&p);
+    }
+    PQclear(r);
+    return err;
+}
+
+osc_err osc_store_create_user(osc_store *st, const struct osc_audit *a, const char *domain_id,
+                              const char *name, const char *password_hash, int enabled,
+                              struct osc_principal *out, enum osc_kind *holder_kind)
+{
+    osc_err err = OSC_OK;
+    struct pool_error perr = {0};
+    PGresult *r = NULL;
+    char id[OSC_ID_LEN + 1];
+
+    err = osc_crypto_new_id(id);
+    if (err)
+        goto out;
+    const char *v[] = {id,  domain_id,    name,         enabled ? "t" : "f", password_hash,
+                       a->actor_id, a->actor_kind, a->request_id};
+    err = run(st, Q_CREATE_USER, v, NULL, NULL, &r, &perr);
+    if (err == OSC_E_INTERNAL && strcmp(perr.sqlstate, "23505") == 0) {
+        struct osc_principal holder;
+        err = OSC_E_CONFLICT;
+        *holder_kind = OSC_KIND_USER;
+        if (osc_store_find_principal(st, domain_id, NULL, name, 0, &holder) == OSC_OK)
+            *holder_kind = holder.kind;
+        osc_principal_cleanup(&holder);
+        goto out;
+    }
+    if (err)
+        goto out;
+    if (PQntuples(r) != 1) {
+        err = OSC_E_NOT_FOUND; /* the domain is gone */
+        goto out;
+    }
+    err = read_principal(r, 0, 0, out);
+out:
+    PQclear(r);
+    return err;
+}
+
+osc_err osc_store_update_user(osc_store *st, const struct osc_audit *a, const char *domain_id,
+                              const char *id, int enabled, const char *password_hash,
+                              struct osc_principal *out)
+{
+    const char *v[] = {domain_id,   id,          enabled < 0 ? NULL : (enabled ? "t" : "f"),
+                       password_hash, a->actor_id, a->actor_kind,
+                       a->request_id};
+    return one_principal(st, Q_UPDATE_USER, v, out);
+}
+
+/* Runs a change statement whose result is "the rows it touched"; none is OSC_E_NOT_FOUND. */
+static osc_err change(osc_store *st, enum q id, const char *const *v)
+{
+    struct pool_error perr = {0};
+    PGresult *r = NULL;
+    osc_err err = run(st, id, v, NULL, NULL, &r, &perr);
+
+    if (!err && PQntuples(r) == 0)
+        err = OSC_E_NOT_FOUND;
+    PQclear(r);
+    return err;
+}
+
+osc_err osc_store_delete_principal(osc_store *st, const struct osc_audit *a,
+                                   const char *domain_id, const char *id, enum osc_kind kind)
+{
+    const char *v[] = {domain_id, id, kind_name(kind), a->actor_id, a->actor_kind, a->request_id};
+    return change(st, Q_DELETE_PRINCIPAL, v);
+}
+
+osc_err osc_store_grant_role(osc_store *st, const struct osc_audit *a, const char *domain_id,
+                             const char *principal_id, unsigned role)
+{
+    const char *v[] = {domain_id,   principal_id,  osc_role_name(role),
+                       a->actor_id, a->actor_kind, a->request_id};
+    return change(st, Q_GRANT_ROLE, v);
+}
+
+osc_err osc_store_revoke_role(osc_store *st, const struct osc_audit *a, const char *domain_id,
+                              const char *principal_id, unsigned role)
+{
+    const char *v[] = {domain_id,   principal_id,  osc_role_name(role),
+                       a->actor_id, a->actor_kind, a->request_id};
+    return change(st, Q_REVOKE_ROLE, v);
+}
+
+osc_err osc_store_insert_credential(osc_store *st, const struct osc_audit *a,
+                                    const char *domain_id, const char *owner_id,
+                                    const char *access_key, const char *description,
+                                    const char *kid, const unsigned char *sealed,
+                                    size_t sealedlen, struct osc_credential *out)
+{
+    osc_err err = OSC_OK;
+    struct pool_error perr = {0};
+    PGresult *r = NULL;
+    const char *v[] = {access_key,  domain_id,     owner_id,     description, kid,
+                       (const char *)sealed, a->actor_id, a->actor_kind, a->request_id};
+    int len[] = {0, 0, 0, 0, 0, (int)sealedlen, 0, 0, 0};
+    int fmt[] = {0, 0, 0, 0, 0, 1, 0, 0, 0};
+
+    err = run(st, Q_INSERT_CRED, v, len, fmt, &r, &perr);
+    if (err == OSC_E_INTERNAL && strcmp(perr.constraint, "principals_key_limit") == 0) {
+        err = OSC_E_KEY_LIMIT;
+        goto out;
+    }
+    if (err == OSC_E_INTERNAL && strcmp(perr.sqlstate, "23505") == 0) {
+        err = OSC_E_CONFLICT;
+        goto out;
+    }
+    if (err)
+        goto out;
+    if (PQntuples(r) != 1) {
+        err = OSC_E_NOT_FOUND;
+        goto out;
+    }
+    read_credential(r, 0, 0, out);
+out:
+    PQclear(r);
+    return err;
+}
+
+osc_err osc_store_get_credential(osc_store *st, const char *domain_id, const char *access_key,
+                                 struct osc_credential *out)
+{
+    struct pool_error perr = {0};
+    PGresult *r = NULL;
+    const char *v[] = {access_key, domain_id};
+    osc_err err = run(st, Q_GET_CRED, v, NULL, NULL, &r, &perr);
+
+    if (!err && PQntuples(r) != 1)
+        err = OSC_E_NOT_FOUND;
+    if (!err)
+        read_credential(r, 0, 0, out);
+    PQclear(r);
+    return err;
+}
+
+osc_err osc_store_list_credentials(osc_store *st, const char *domain_id, const char *owner_id,
+                                   struct osc_credential **out, size_t *n)
+{
+    struct pool_error perr = {0};
+    PGresult *r = NULL;
+    struct osc_credential *list = NULL;
+    const char *v[] = {domain_id, owner_id};
+    osc_err err = run(st, Q_LIST_CREDS, v, NULL, NULL, &r, &perr);
+    size_t count = 0;
+    int rows;
+
+    if (err)
+        goto out;
+    rows = PQntuples(r);
+    if (rows == 0) {
+        err = OSC_E_NOT_FOUND;
+        goto out;
+    }
+    /* The LEFT JOIN gives one row with a NULL key for an owner without keys. */
+    list = calloc((size_t)rows, sizeof(*list));
+    if (!list) {
+        err = OSC_E_INTERNAL;
+        goto out;
+    }
+    for (int i = 0; i < rows; i++) {
+        if (!PQgetisnull(r, i, 1))
+            read_credential(r, i, 1, &list[count++]);
+    }
+out:
+    PQclear(r);
+    if (err) {
+        free(list);
+    } else {
+        if (count == 0) {
+            free(list);
+            list = NULL;
+        }
+        *out = list;
+        *n = count;
+    }
+    return err;
+}
+
+osc_err osc_store_update_credential(osc_store *st, const struct osc_audit *a,
+                                    const char *domain_id, const char *access_key, int may_any,
+                                    const char *caller_id, int active, const char *description,
+                                    struct osc_credential *out)
+{
+    struct pool_error perr = {0};
+    PGresult *r = NULL;
+    const char *v[] = {access_key,
+                       domain_id,
+                       may_any ? "t" : "f",
+                       caller_id,
+                       active < 0 ? NULL : (active ? "active" : "inactive"),
+                       description,
+                       a->actor_kind,
+                       a->request_id};
+    osc_err err = run(st, Q_UPDATE_CRED, v, NULL, NULL, &r, &perr);
+
+    if (!err && PQntuples(r) != 1)
+        err = OSC_E_NOT_FOUND;
+    if (!err)
+        read_credential(r, 0, 0, out);
+    PQclear(r);
+    return err;
+}
+
+osc_err osc_store_delete_credential(osc_store *st, const struct osc_audit *a,
+                                    const char *domain_id, const char *access_key, int may_any,
+                                    const char *caller_id)
+{
+    const char *v[] = {access_key, domain_id, may_any ? "t" : "f", caller_id, a->actor_kind,
+                       a->request_id};
+    return change(st, Q_DELETE_CRED, v);
+}
+
+osc_err osc_store_revoke_token(osc_store *st, const struct osc_audit *a, const char *domain_id,
+                               const char *token_id, int64_t expires_us)
+{
+    struct pool_error perr = {0};
+    PGresult *r = NULL;
+    char exp[24];
+    osc_err err;
+
+    snprintf(exp, sizeof(exp), "%lld", (long long)expires_us);
+    const char *v[] = {token_id, exp, domain_id, a->actor_id, a->actor_kind, a->request_id};
+    err = run(st, Q_REVOKE_TOKEN, v, NULL, NULL, &r, &perr);
+    PQclear(r);
+    return err;
+}
+
+osc_err osc_store_each_revoked(osc_store *st,
+                               void (*fn)(const char *token_id, int64_t expires_us, void *arg),
+                               void *arg)
+{
+    struct pool_error perr = {0};
+    PGresult *r = NULL;
+    osc_err err = run(st, Q_EACH_REVOKED, NULL, NULL, NULL, &r, &perr);
+
+    for (int i = 0; !err && i < PQntuples(r); i++)
+        fn(PQgetvalue(r, i, 0), get_i64(r, i, 1), arg);
+    PQclear(r);
+    return err;
+}
+
+/* --- multi-statement transactions (bootstrap, migrate): one connection, long deadline --- */
+
+#define ADMIN_DEADLINE_US (600LL * 1000000)
+#define LOCK_BOOTSTRAP "SELECT pg_advisory_xact_lock(7310431540127469185)"
+#define LOCK_MIGRATE "SELECT pg_advisory_xact_lock(7310431540127469184)"
+
+static osc_err tx_stmt(struct pool_conn *c, int64_t deadline, enum q id, const char *const *v,
+                       PGresult **r)
+{
+    struct pool_error perr = {0};
+    osc_err err = pool_exec(c, deadline, &STMTS[id], v, NULL, NULL, r, &perr);
+    if (err)
+        log_failure(id, err, &perr);
+    return err;
+}
+
+static osc_err tx_sql(struct pool_conn *c, int64_t deadline, const char *what, const char *sql)
+{
+    struct pool_error perr = {0};
+    osc_err err = pool_exec_sql(c, deadline, sql, &perr);
+    if (err)
+        osc_log(OSC_LOG_ERROR, "db.sql_failed", "step", what, "sqlstate",
+                perr.sqlstate[0] ? perr.sqlstate : NULL, "detail", perr.message, NULL);
+    return err;
+}
+
+osc_err osc_store_bootstrap(osc_store *st, const char *domain_name, const char *user_name,
+                            const char *password_hash, struct osc_principal *out,
+                            int *created_domain, int *created_user)
+{
+    osc_err err = OSC_OK;
+    int64_t deadline = osc_now_us() + ADMIN_DEADLINE_US;
+    struct pool_conn *c = NULL;
+    PGresult *r = NULL;
+    char domain_id[OSC_ID_LEN + 1], user_id[OSC_ID_LEN + 1];
+    int in_tx = 0;
+
+    *created_domain = 0;
+    *created_user = 0;
+    err = pool_acquire(st->pool, deadline, &c);
+    if (err)
+        goto out;
+    err = tx_sql(c, deadline, "begin", "BEGIN; " LOCK_BOOTSTRAP);
+    if (err)
+        goto out;
+    in_tx = 1;
+    {
+        const char *v[] = {domain_name};
+        err = tx_stmt(c, deadline, Q_BOOT_FIND_DOMAIN, v, &r);
+    }
+    if (err)
+        goto out;
+    if (PQntuples(r) == 1) {
+        copy_text(r, 0, 0, domain_id, sizeof(domain_id));
+    } else {
+        /* Account ids are random: on the rare collision, draw again. */
+        for (int tries = 0; tries < 8 && !*created_domain; tries++) {
+            char account[OSC_ACCOUNT_ID_LEN + 1];
+            PQclear(r);
+            r = NULL;
+            err = osc_crypto_new_id(domain_id);
+            if (!err)
+                err = osc_crypto_new_account_id(account);
+            if (err)
+                goto out;
+            const char *v[] = {domain_id, domain_name, account};
+            err = tx_stmt(c, deadline, Q_BOOT_CREATE_DOMAIN, v, &r);
+            if (err)
+                goto out;
+            *created_domain = PQntuples(r) == 1;
+        }
+        if (!*created_domain) {
+            err = OSC_E_INTERNAL;
+            goto out;
+        }
+    }
+    PQclear(r);
+    r = NULL;
+    err = osc_crypto_new_id(user_id);
+    if (err)
+        goto out;
+    {
+        const char *v[] = {user_id, domain_id, user_name, password_hash};
+        err = tx_stmt(c, deadline, Q_BOOT_CREATE_USER, v, &r);
+    }
+    if (err)
+        goto out;
+    *created_user = PQntuples(r) == 1;
+    PQclear(r);
+    r = NULL;
+    {
+        const char *v[] = {domain_id, NULL, user_name, "f"};
+        err = tx_stmt(c, deadline, Q_FIND_PRINCIPAL, v, &r);
+    }
+    if (err)
+        goto out;
+    if (PQntuples(r) != 1) {
+        err = OSC_E_INTERNAL;
+        goto out;
+    }
+    err = read_principal(r, 0, 0, out);
+    if (err)
+        goto out;
+    {
+        const char *v[] = {out->id};
+        PQclear(r);
+        r = NULL;
+        err = tx_stmt(c, deadline, Q_BOOT_GRANT_ALL, v, &r);
+    }
+    if (err)
+        goto out;
+    out->roles = OSC_ROLE_ALL;
+    err = tx_sql(c, deadline, "commit", "COMMIT");
+    in_tx = 0;
+out:
+    PQclear(r);
+    if (c) {
+        if (in_tx)
+            tx_sql(c, deadline, "rollback", "ROLLBACK");
+        pool_release(st->pool, c);
+    }
+    if (err)
+        osc_principal_cleanup(out);
+    return err;
+}
+
+#include "oscred/migrate.h"
+
+int osc_store_binary_schema_version(void)
+{
+    return osc_migrations_count > 0 ? osc_migrations[osc_migrations_count - 1].version : 0;
+}
+
+osc_err osc_store_migrate(osc_store *st, int *from_version, int *to_version)
+{
+    osc_err err = OSC_OK;
+    int64_t deadline = osc_now_us() + ADMIN_DEADLINE_US;
+    struct pool_conn *c = NULL;
+    PGresult *r = NULL;
+    int in_tx = 0, current = 0;
+
+    err = pool_acquire(st->pool, deadline, &c);
+    if (err)
+        goto out;
+    /* One transaction under a transaction-level advisory lock: concurrent runs (several replicas
+     * starting at once) wait for each other and then find nothing to do; this works through
+     * pgbouncer in transaction mode, where a session lock would not. */
+    err = tx_sql(c, deadline, "begin",
+                 "BEGIN; " LOCK_MIGRATE "; "
+                 "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, "
+                 "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+    if (err)
+        goto out;
+    in_tx = 1;
+    err = tx_stmt(c, deadline, Q_SCHEMA_VERSION, NULL, &r);
+    if (err)
+        goto out;
+    current = (int)get_i64(r, 0, 0);
+    *from_version = current;
+    for (int i = 0; i < osc_migrations_count; i++) {
+        const struct osc_migration *m = &osc_migrations[i];
+        char version[16];
+
+        if (m->version <= current)
+            continue;
+        err = tx_sql(c, deadline, m->name, m->sql);
+        if (err)
+            goto out;
+        snprintf(version, sizeof(version), "%d", m->version);
+        const char *v[] = {version, m->name};
+        PQclear(r);
+        r = NULL;
+        err = tx_stmt(c, deadline, Q_RECORD_MIGRATION, v, &r);
+        if (err)
+            goto out;
+        current = m->version;
+    }
+    err = tx_sql(c, deadline, "commit", "COMMIT");
+    in_tx = 0;
+    if (!err)
+        *to_version = current;
+out:
+    PQclear(r);
+    if (c) {
+        if (in_tx)
+            tx_sql(c, deadline, "rollback", "ROLLBACK");
+        pool_release(st->pool, c);
+    }
+    return err;
+}

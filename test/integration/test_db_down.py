@@ -1,0 +1,124 @@
+"""PostgreSQL outage: bounded 503s, token validation and /healthz keep working, and the server reconnects by
+itself (DESIGN.md: OSCRED_DATABASE_TIMEOUT, tokens verify without the database).
+
+Uses its own PostgreSQL and server so that the outage cannot disturb other tests; conftest runs it last.
+The tests run in file order: the last one brings the database back.
+"""
+import time
+
+import pytest
+
+import client
+import harness
+
+DB_TIMEOUT = 2
+DEADLINE = DB_TIMEOUT + 2  # the longest a request may take to get its 503
+RECOVERY = 30
+
+
+@pytest.fixture(scope="module")
+def outage():
+    st = harness.Stack("dbdown", server_env={"OSCRED_DATABASE_TIMEOUT": str(DB_TIMEOUT)})
+    try:
+        st.setup()
+        srv = st.new_server("a")
+        base = srv.base_url
+        t = st.tenants["default"]
+        admin = client.Actor.login(base, t["user"], t["password"], t["domain"])
+        name, pw = client.unique_name("dbdown"), client.new_password()
+        r = client.create_user(base, admin.token, name, pw)
+        assert r.status_code == 201, r.text
+        user = r.json()["user"]
+        key = client.new_key(base, admin.token, user["id"], description="before outage")
+        assert client.get(base, "/readyz").status_code == 200
+    except BaseException:
+        st.teardown()
+        raise
+    st.pg.stop()
+    yield {"stack": st, "server": srv, "base": base, "admin": admin, "user": user, "password": pw, "key": key}
+    problems = st.teardown()
+    if problems:
+        pytest.fail("sanitizer reports or unclean exits:\n" + "\n".join(problems), pytrace=False)
+
+
+def _timed(fn):
+    t0 = time.monotonic()
+    try:
+        r = fn()
+    except Exception as e:  # a hang past the client timeout is a failure of the bound, report it as such
+        raise AssertionError("no answer within %.1fs: %r" % (time.monotonic() - t0, e))
+    elapsed = time.monotonic() - t0
+    assert elapsed <= DEADLINE, "answered after %.2fs (bound %ds): %d %s" % (elapsed, DEADLINE, r.status_code, r.text)
+    return r
+
+
+def test_credential_requests_get_503_iam_within_the_timeout(outage):
+    base, tok, ak, uid = outage["base"], outage["admin"].token, outage["key"]["access"], outage["user"]["id"]
+    t = DEADLINE + 5
+    calls = [
+        lambda: client.request("GET", base, client.CREDS, token=tok, params={"user_id": uid}, timeout=t),
+        lambda: client.request("POST", base, client.CREDS, token=tok, json={"credential": {"user_id": uid}}, timeout=t),
+        lambda: client.request("GET", base, client.CREDS + "/" + ak, token=tok, timeout=t),
+        lambda: client.request("PUT", base, client.CREDS + "/" + ak, token=tok,
+                               json={"credential": {"status": "inactive", "description": "during outage"}},
+                               timeout=t),
+        lambda: client.request("DELETE", base, client.CREDS + "/" + ak, token=tok, timeout=t),
+    ]
+    for call in calls:
+        client.assert_iam_error(_timed(call), 503, codes=("IAM.0006",))
+
+
+def test_keystone_requests_that_need_the_database_get_503(outage):
+    base, admin = outage["base"], outage["admin"]
+    t = DEADLINE + 5
+    body = client.password_auth(outage["password"], name=outage["user"]["name"], domain_name=admin.domain_name)
+    calls = [
+        lambda: client.request("POST", base, client.TOKENS, json=body, timeout=t),
+        lambda: client.request("GET", base, "/v3/users", token=admin.token, timeout=t),
+        lambda: client.request("POST", base, "/v3/users", token=admin.token,
+                               json={"user": {"name": client.unique_name("outage"), "password": "x" * 12}},
+                               timeout=t),
+    ]
+    for call in calls:
+        r = _timed(call)
+        client.assert_keystone_error(r, 503)
+        assert "X-Subject-Token" not in r.headers
+
+
+def test_token_validation_works_without_the_database(outage):
+    base, admin = outage["base"], outage["admin"]
+    r = _timed(lambda: client.validate_token(base, admin.token, admin.token))
+    assert r.status_code == 200, r.text
+    assert r.json()["token"]["user"]["id"] == admin.id
+    r = _timed(lambda: client.validate_token(base, admin.token, admin.token, method="HEAD"))
+    assert r.status_code == 200
+
+
+def test_healthz_stays_200(outage):
+    for _ in range(3):
+        r = _timed(lambda: client.get(outage["base"], "/healthz", timeout=DEADLINE + 5))
+        assert r.status_code == 200, r.text
+
+
+def test_readyz_reports_not_ready(outage):
+    harness.wait_until(lambda: client.get(outage["base"], "/readyz", timeout=DEADLINE + 5).status_code == 503,
+                       timeout=DEADLINE, what="/readyz 503 while PostgreSQL is down")
+
+
+def test_server_reconnects_when_the_database_returns(outage):
+    base, admin, uid, key = outage["base"], outage["admin"], outage["user"]["id"], outage["key"]
+    outage["stack"].pg.start()
+
+    def answers():
+        return client.list_credentials(base, admin.token, uid).status_code == 200
+
+    harness.wait_until(answers, timeout=RECOVERY, interval=0.2, what="credential listing after PostgreSQL restart")
+    # Nothing attempted during the outage took effect.
+    assert client.key_snapshot(base, admin.token, uid) == [(key["access"], "active", "before outage")]
+    # Writes, logins and user reads work again.
+    client.new_key(base, admin.token, uid, description="after outage")
+    assert client.login(base, outage["user"]["name"], outage["password"], admin.domain_name)
+    assert client.get_user(base, admin.token, uid).status_code == 200
+    harness.wait_until(lambda: client.get(base, "/readyz").status_code == 200, timeout=RECOVERY,
+                       what="/readyz 200 after PostgreSQL restart")
+    assert outage["server"].running
