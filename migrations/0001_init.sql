@@ -89,3 +89,37 @@ CREATE TABLE audit_events (
     detail      jsonb       NULL
 );
 CREATE INDEX audit_events_domain_at ON audit_events (domain_id, at);
+
+-- Every replica keeps its principal cache and revoked-token set current from these notifications
+-- (payload "p:<principal id>" or "t:<token id>:<expiry in microseconds>"). Key changes notify
+-- nothing: signed requests read their key from the database every time. The principal trigger
+-- watches only the columns authentication depends on, so key_count moves notify nobody.
+CREATE FUNCTION oscred_notify_principal() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'role_assignments' THEN
+        PERFORM pg_notify('oscred', 'p:' || CASE WHEN TG_OP = 'DELETE' THEN OLD.principal_id
+                                                 ELSE NEW.principal_id END);
+    ELSE
+        PERFORM pg_notify('oscred', 'p:' || CASE WHEN TG_OP = 'DELETE' THEN OLD.id
+                                                 ELSE NEW.id END);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER principals_notify
+    AFTER INSERT OR DELETE OR UPDATE OF enabled, password_epoch, name ON principals
+    FOR EACH ROW EXECUTE FUNCTION oscred_notify_principal();
+CREATE TRIGGER role_assignments_notify
+    AFTER INSERT OR DELETE ON role_assignments
+    FOR EACH ROW EXECUTE FUNCTION oscred_notify_principal();
+
+CREATE FUNCTION oscred_notify_revoked() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('oscred', 't:' || NEW.token_id || ':' ||
+                      (extract(epoch FROM NEW.expires_at) * 1000000)::bigint);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER revoked_tokens_notify
+    AFTER INSERT ON revoked_tokens
+    FOR EACH ROW EXECUTE FUNCTION oscred_notify_revoked();

@@ -213,6 +213,18 @@ static osc_err load_cache(struct osc_app *app)
     return err;
 }
 
+static void listener_resync(void *arg)
+{
+    osc_err err = osc_app_load_cache(arg);
+    if (err)
+        osc_log(OSC_LOG_WARN, "cache.resync_failed", "error", osc_err_name(err), NULL);
+}
+
+static void listener_notify(const char *payload, void *arg)
+{
+    osc_app_apply_notification(arg, payload);
+}
+
 static int cmd_serve(void)
 {
     struct osc_config cfg;
@@ -220,7 +232,9 @@ static int cmd_serve(void)
     osc_store *st = NULL;
     osc_pcache *pc = NULL;
     osc_http *http = NULL;
+    osc_listener *listener = NULL;
     struct osc_app app = {0};
+    struct osc_listener_ops listen_ops = {listener_resync, listener_notify};
     sigset_t set;
     int sig = 0, rc = 1;
 
@@ -249,6 +263,8 @@ static int cmd_serve(void)
     app.pcache = pc;
     if (load_cache(&app))
         goto out;
+    if (osc_store_listen_start(cfg.database_listen_url, &listen_ops, &app, &listener))
+        goto out;
     if (osc_http_start(&app, &http))
         goto out;
     osc_log(OSC_LOG_INFO, "server.started", "version", OSC_VERSION, "listen", cfg.listen_host,
@@ -271,6 +287,7 @@ static int cmd_serve(void)
     osc_log(OSC_LOG_INFO, "server.stopped", NULL);
 out:
     osc_http_stop(http, 0);
+    osc_store_listen_stop(listener);
     osc_pcache_destroy(pc);
     osc_store_destroy(st);
     osc_keyring_install(NULL);

@@ -14,6 +14,7 @@ struct slot {
     enum osc_pcache_state state;
     struct osc_pcache_entry e; /* principals */
     int64_t expires_us;        /* revoked tokens */
+    unsigned generation;       /* principals: the load that last confirmed the entry */
 };
 
 struct map {
@@ -26,6 +27,7 @@ struct osc_pcache {
     pthread_rwlock_t lock;
     struct map principals;
     struct map revoked;
+    unsigned generation;
 };
 
 static uint64_t hash(const char *s)
@@ -128,6 +130,7 @@ osc_err osc_pcache_put(osc_pcache *pc, const struct osc_principal *p)
         err = OSC_E_INTERNAL;
     } else {
         s->state = OSC_PCACHE_FOUND;
+        s->generation = pc->generation;
         memset(&s->e, 0, sizeof(s->e));
         snprintf(s->e.id, sizeof(s->e.id), "%s", p->id);
         snprintf(s->e.domain_id, sizeof(s->e.domain_id), "%s", p->domain_id);
@@ -159,6 +162,30 @@ osc_err osc_pcache_remove(osc_pcache *pc, const char *id)
     }
     pthread_rwlock_unlock(&pc->lock);
     return err;
+}
+
+unsigned osc_pcache_begin_reload(osc_pcache *pc)
+{
+    unsigned gen;
+
+    pthread_rwlock_wrlock(&pc->lock);
+    gen = ++pc->generation;
+    pthread_rwlock_unlock(&pc->lock);
+    return gen;
+}
+
+void osc_pcache_end_reload(osc_pcache *pc, unsigned generation)
+{
+    pthread_rwlock_wrlock(&pc->lock);
+    for (size_t i = 0; i < pc->principals.cap; i++) {
+        struct slot *s = &pc->principals.slots[i];
+        /* Not seen by the full load that just finished (nor changed since): gone. */
+        if (s->key[0] && s->state == OSC_PCACHE_FOUND && s->generation < generation) {
+            s->state = OSC_PCACHE_DELETED;
+            memset(&s->e, 0, sizeof(s->e));
+        }
+    }
+    pthread_rwlock_unlock(&pc->lock);
 }
 
 enum osc_pcache_state osc_pcache_get(osc_pcache *pc, const char *id, struct osc_pcache_entry *out)

@@ -1,6 +1,7 @@
 /* In-memory state that authentication must know without a database round trip: each principal's
  * enabled flag, roles, names and password epoch, and the set of revoked token ids. Loaded in full
- * at start-up; this process updates it on its own changes. Thread-safe (readers share a lock). */
+ * at start-up and after every reconnect of the notification listener; kept current by this
+ * process's own changes and by other replicas' notifications. Thread-safe (readers share a lock). */
 #ifndef OSC_PCACHE_H
 #define OSC_PCACHE_H
 
@@ -37,6 +38,11 @@ osc_err osc_pcache_put(osc_pcache *pc, const struct osc_principal *p);
 osc_err osc_pcache_remove(osc_pcache *pc, const char *id);
 /* Copies the entry of id into *out when found. */
 enum osc_pcache_state osc_pcache_get(osc_pcache *pc, const char *id, struct osc_pcache_entry *out);
+
+/* A full reload: begin returns a generation, every osc_pcache_put after it stamps its entry,
+ * and end marks the principals the reload did not see as deleted. */
+unsigned osc_pcache_begin_reload(osc_pcache *pc);
+void osc_pcache_end_reload(osc_pcache *pc, unsigned generation);
 
 /* Revoked token ids, kept until they would have expired anyway. */
 osc_err osc_pcache_revoke(osc_pcache *pc, const char *token_id, int64_t expires_us);

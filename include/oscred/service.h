@@ -98,8 +98,11 @@ osc_err osc_cred_delete(struct osc_app *app, struct osc_ctx *ctx, const char *ac
 
 /* --- command line --- */
 
-/* Loads every principal and revoked token into the cache (start-up). */
+/* Loads every principal and revoked token into the cache (start-up, and after the listener
+ * reconnects); principals the load does not see are marked deleted. */
 osc_err osc_app_load_cache(struct osc_app *app);
+/* Applies one change notification of another replica ("p:<id>", "t:<id>:<expiry>"). */
+void osc_app_apply_notification(struct osc_app *app, const char *payload);
 /* Creates the bootstrap domain and admin (idempotent). */
 osc_err osc_admin_bootstrap(struct osc_app *app, const char *domain, const char *user,
                             const char *password, struct osc_principal *out, int *created_domain,

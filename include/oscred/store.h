@@ -128,6 +128,24 @@ osc_err osc_store_bootstrap(osc_store *st, const char *domain_name, const char *
                             const char *password_hash, struct osc_principal *out,
                             int *created_domain, int *created_user);
 
+/* --- change notifications from other replicas (LISTEN on a dedicated direct connection) --- */
+
+typedef struct osc_listener osc_listener;
+
+struct osc_listener_ops {
+    /* After every (re)connection, once LISTEN is active: anything missed must be reloaded. */
+    void (*resync)(void *arg);
+    /* One notification payload ("p:<id>", "t:<id>:<expiry>"). */
+    void (*notify)(const char *payload, void *arg);
+};
+
+/* Starts a thread that listens on conninfo (not through a transaction-mode pooler: LISTEN is
+ * session state) and calls ops from that thread. It reconnects by itself. */
+osc_err osc_store_listen_start(const char *conninfo, const struct osc_listener_ops *ops, void *arg,
+                               osc_listener **out);
+/* Stops and joins the thread. NULL is a no-op. */
+void osc_store_listen_stop(osc_listener *l);
+
 /* Applies pending migrations in one transaction under an advisory lock. *applied counts them. */
 osc_err osc_store_migrate(osc_store *st, int *from_version, int *to_version);
 /* The schema version this binary carries. */

@@ -241,21 +241,3 @@ out:
     osc_keyring_destroy(kr);
     return err;
 }
-
-static void cache_principal(const struct osc_principal *p, void *arg)
-{
-    (void)osc_pcache_put(arg, p);
-}
-
-static void cache_revoked(const char *token_id, int64_t expires_us, void *arg)
-{
-    (void)osc_pcache_revoke(arg, token_id, expires_us);
-}
-
-osc_err osc_app_load_cache(struct osc_app *app)
-{
-    osc_err err = osc_store_each_principal(app->store, cache_principal, app->pcache);
-    if (!err)
-        err = osc_store_each_revoked(app->store, cache_revoked, app->pcache);
-    return err;
-}

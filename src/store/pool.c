@@ -29,7 +29,6 @@ struct pool {
     char *conninfo;
     int size;
     int timeout_ms;
-    int use_prepared;
     const struct pool_stmt *stmts;
     int nstmts;
     struct pool_conn *conns;
@@ -70,7 +69,6 @@ osc_err pool_create(const char *conninfo, int size, int timeout_ms, int prepared
     }
     p->size = size;
     p->timeout_ms = timeout_ms;
-    p->use_prepared = prepared;
     p->stmts = stmts;
     p->nstmts = nstmts;
     pthread_mutex_init(&p->mu, NULL);
@@ -172,10 +170,8 @@ static osc_err connect_conn(struct pool *p, struct pool_conn *c, int64_t deadlin
     PGconn *conn = NULL;
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 
-    if (osc_now_us() < c->next_connect_us) {
-        err = OSC_E_UNAVAILABLE;
-        goto out;
-    }
+    if (osc_now_us() < c->next_connect_us)
+        return OSC_E_UNAVAILABLE; /* the last attempt failed moments ago: answer at once */
     conn = PQconnectStart(p->conninfo);
     if (!conn || PQstatus(conn) == CONNECTION_BAD) {
         err = OSC_E_UNAVAILABLE;
@@ -228,9 +224,15 @@ osc_err pool_acquire(struct pool *p, int64_t deadline_us, struct pool_conn **out
             goto out;
         }
     }
-    /* Prefer a live connection, so one dead slot does not fail requests a live one could serve. */
+    /* Prefer a live connection, then one that may try to connect now, so one slot in its
+     * reconnect back-off does not fail requests another slot could serve. */
+    int64_t now = osc_now_us();
     for (int i = 0; i < p->size && !c; i++) {
         if (!p->conns[i].in_use && p->conns[i].conn)
+            c = &p->conns[i];
+    }
+    for (int i = 0; i < p->size && !c; i++) {
+        if (!p->conns[i].in_use && p->conns[i].next_connect_us <= now)
             c = &p->conns[i];
     }
     for (int i = 0; i < p->size && !c; i++) {

@@ -230,6 +230,7 @@ static osc_err run(osc_store *st, enum q id, const char *const *values, const in
     struct pool_conn *c = NULL;
 
     for (int attempt = 0; attempt < 2; attempt++) {
+        memset(perr, 0, sizeof(*perr));
         err = pool_acquire(st->pool, deadline, &c);
         if (err) {
             snprintf(perr->message, sizeof(perr->message), "no database connection");

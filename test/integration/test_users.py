@@ -218,9 +218,13 @@ def test_wrong_method_on_users_is_405(base, admin):
     assert client.user_snapshot(base, admin.token) == before
 
 
-def test_users_need_a_token(base):
+def test_users_need_a_token(base, admin):
+    before = client.user_snapshot(base, admin.token)
     client.assert_keystone_error(client.list_users(base, None), 401)
     client.assert_keystone_error(client.create_user(base, None, client.unique_name(), client.new_password()), 401)
+    client.assert_keystone_error(client.update_user(base, None, admin.id, enabled=False), 401)
+    client.assert_keystone_error(client.delete_user(base, None, admin.id), 401)
+    assert client.user_snapshot(base, admin.token) == before
 
 
 # -- policy ----------------------------------------------------------------------------------------------------

@@ -1,0 +1,66 @@
+/* Keeping the principal cache and the revoked set in step with the database: the full load, and
+ * the notifications other replicas (and this one) trigger by changing principals, role grants and
+ * revoked tokens. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "oscred/log.h"
+#include "oscred/service.h"
+#include "oscred/validate.h"
+
+static void cache_principal(const struct osc_principal *p, void *arg)
+{
+    (void)osc_pcache_put(arg, p);
+}
+
+static void cache_revoked(const char *token_id, int64_t expires_us, void *arg)
+{
+    (void)osc_pcache_revoke(arg, token_id, expires_us);
+}
+
+osc_err osc_app_load_cache(struct osc_app *app)
+{
+    unsigned gen = osc_pcache_begin_reload(app->pcache);
+    osc_err err = osc_store_each_principal(app->store, cache_principal, app->pcache);
+
+    /* Only a complete load may conclude that unseen principals are gone. */
+    if (!err)
+        osc_pcache_end_reload(app->pcache, gen);
+    if (!err)
+        err = osc_store_each_revoked(app->store, cache_revoked, app->pcache);
+    return err;
+}
+
+static void refresh_principal(struct osc_app *app, const char *id)
+{
+    struct osc_principal p = {0};
+    osc_err err = osc_store_get_principal(app->store, id, NULL, 0, &p);
+
+    if (err == OSC_E_NOT_FOUND)
+        (void)osc_pcache_remove(app->pcache, id);
+    else if (!err)
+        (void)osc_pcache_put(app->pcache, &p);
+    else
+        osc_log(OSC_LOG_WARN, "cache.refresh_failed", "principal_id", id, "error",
+                osc_err_name(err), NULL);
+    osc_principal_cleanup(&p);
+}
+
+void osc_app_apply_notification(struct osc_app *app, const char *payload)
+{
+    char id[OSC_ID_LEN + 1];
+
+    if (strncmp(payload, "p:", 2) == 0 && osc_valid_id(payload + 2)) {
+        refresh_principal(app, payload + 2);
+    } else if (strncmp(payload, "t:", 2) == 0 && strlen(payload) > 2 + OSC_ID_LEN + 1 &&
+               payload[2 + OSC_ID_LEN] == ':') {
+        char *end = NULL;
+        long long exp = strtoll(payload + 3 + OSC_ID_LEN, &end, 10);
+        memcpy(id, payload + 2, OSC_ID_LEN);
+        id[OSC_ID_LEN] = '\0';
+        if (osc_valid_id(id) && end && *end == '\0')
+            (void)osc_pcache_revoke(app->pcache, id, (int64_t)exp);
+    } else {
+        osc_log(OSC_LOG_WARN, "cache.unknown_notification", NULL);
+    }
+}

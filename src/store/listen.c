@@ -1,0 +1,135 @@
+/* The notification listener: one thread, one direct connection, LISTEN oscred. Dropped
+ * connections are re-opened every second, and each new one starts with a resync, because
+ * notifications sent while nobody listened are lost. */
+#include <libpq-fe.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "oscred/log.h"
+#include "oscred/store.h"
+
+#define POLL_MS 250
+#define HEARTBEAT_POLLS 20 /* a silent peer is checked every 5 s: a dead network shows no EOF */
+
+struct osc_listener {
+    char *conninfo;
+    struct osc_listener_ops ops;
+    void *arg;
+    pthread_t thread;
+    _Atomic int stop;
+};
+
+static PGconn *open_listening(struct osc_listener *l)
+{
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *vals[] = {l->conninfo, "3", "oscred-listener", NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    PGresult *r = NULL;
+
+    if (PQstatus(c) != CONNECTION_OK)
+        goto fail;
+    r = PQexec(c, "LISTEN oscred");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        goto fail;
+    PQclear(r);
+    return c;
+fail:
+    osc_log(OSC_LOG_WARN, "db.listen_failed", "detail", PQerrorMessage(c), NULL);
+    PQclear(r);
+    PQfinish(c);
+    return NULL;
+}
+
+static int alive(PGconn *c)
+{
+    PGresult *r = PQexec(c, "SELECT 1");
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+
+    PQclear(r);
+    return ok;
+}
+
+static void *run(void *arg)
+{
+    struct osc_listener *l = arg;
+    PGconn *c = NULL;
+    int quiet_polls = 0;
+
+    while (!atomic_load(&l->stop)) {
+        if (!c) {
+            c = open_listening(l);
+            if (!c) {
+                for (int i = 0; i < 4 && !atomic_load(&l->stop); i++)
+                    usleep(POLL_MS * 1000);
+                continue;
+            }
+            osc_log(OSC_LOG_INFO, "db.listening", NULL);
+            l->ops.resync(l->arg);
+        }
+        struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+        int ready = poll(&pfd, 1, POLL_MS);
+        if (ready > 0) {
+            quiet_polls = 0;
+            if (!PQconsumeInput(c)) {
+                PQfinish(c);
+                c = NULL;
+                continue;
+            }
+        } else if (++quiet_polls >= HEARTBEAT_POLLS) {
+            quiet_polls = 0;
+            if (!alive(c)) {
+                PQfinish(c);
+                c = NULL;
+                continue;
+            }
+        }
+        for (PGnotify *n = PQnotifies(c); n; n = PQnotifies(c)) {
+            l->ops.notify(n->extra, l->arg);
+            PQfreemem(n);
+        }
+    }
+    PQfinish(c);
+    return NULL;
+}
+
+osc_err osc_store_listen_start(const char *conninfo, const struct osc_listener_ops *ops, void *arg,
+                               osc_listener **out)
+{
+    osc_err err = OSC_OK;
+    struct osc_listener *l = calloc(1, sizeof(*l));
+
+    if (!l) {
+        err = OSC_E_INTERNAL;
+        goto out;
+    }
+    l->conninfo = strdup(conninfo);
+    l->ops = *ops;
+    l->arg = arg;
+    if (!l->conninfo || pthread_create(&l->thread, NULL, run, l) != 0) {
+        err = OSC_E_INTERNAL;
+        goto out;
+    }
+out:
+    if (err) {
+        if (l)
+            free(l->conninfo);
+        free(l);
+    } else {
+        *out = l;
+    }
+    return err;
+}
+
+void osc_store_listen_stop(osc_listener *l)
+{
+    if (!l)
+        return;
+    atomic_store(&l->stop, 1);
+    pthread_join(l->thread, NULL);
+    free(l->conninfo);
+    free(l);
+}
