@@ -87,8 +87,11 @@ static int cmd_migrate(void)
     if (osc_config_load(OSC_NEED_DATABASE, &cfg, why, sizeof(why)))
         return fail_config(why);
     osc_log_set_level(cfg.log_level);
-    if (open_store(&cfg, &st) == OSC_OK && osc_store_migrate(st, &from, &to) == OSC_OK) {
-        printf("schema at version %d (was %d)\n", to, from);
+    /* Checking every statement after migrating turns schema drift into a failed migration
+     * instead of a failed request later. */
+    if (open_store(&cfg, &st) == OSC_OK && osc_store_migrate(st, &from, &to) == OSC_OK &&
+        osc_store_check_statements(st) == OSC_OK) {
+        printf("schema at version %d (was %d); every statement fits it\n", to, from);
         rc = 0;
     } else {
         fprintf(stderr, "oscred: migration failed (see the log line above)\n");

@@ -148,6 +148,9 @@ void osc_store_listen_stop(osc_listener *l);
 
 /* Applies pending migrations in one transaction under an advisory lock. *applied counts them. */
 osc_err osc_store_migrate(osc_store *st, int *from_version, int *to_version);
+/* Prepares every statement of the statement table against the database's schema without running
+ * any: OSC_E_INTERNAL (each misfit logged) when the schema and the binary disagree. */
+osc_err osc_store_check_statements(osc_store *st);
 /* The schema version this binary carries. */
 int osc_store_binary_schema_version(void);
 

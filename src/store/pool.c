@@ -412,6 +412,22 @@ out:
     return err;
 }
 
+osc_err pool_check_statement(struct pool_conn *c, int64_t deadline_us, const struct pool_stmt *st,
+                             struct pool_error *perr)
+{
+    osc_err err = OSC_OK;
+
+    memset(perr, 0, sizeof(*perr));
+    if (!c->conn || !PQsendPrepare(c->conn, "", st->sql, st->nparams, NULL)) {
+        err = OSC_E_UNAVAILABLE;
+        mark_broken(c);
+        goto out;
+    }
+    err = collect(c, deadline_us, NULL, perr);
+out:
+    return err;
+}
+
 osc_err pool_exec_sql(struct pool_conn *c, int64_t deadline_us, const char *sql,
                       struct pool_error *perr)
 {

@@ -45,6 +45,10 @@ int pool_conn_fresh(const struct pool_conn *c);
 osc_err pool_exec(struct pool_conn *c, int64_t deadline_us, const struct pool_stmt *st,
                   const char *const *values, const int *lengths, const int *formats,
                   PGresult **res, struct pool_error *perr);
+/* Parses and plans st as an unnamed statement without running it: fails if it does not fit the
+ * schema. */
+osc_err pool_check_statement(struct pool_conn *c, int64_t deadline_us, const struct pool_stmt *st,
+                             struct pool_error *perr);
 /* Runs literal SQL without parameters (may hold several statements); for migrations and
  * transaction control. Results are discarded; errors as pool_exec. */
 osc_err pool_exec_sql(struct pool_conn *c, int64_t deadline_us, const char *sql,

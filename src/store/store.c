@@ -841,3 +841,26 @@ out:
     }
     return err;
 }
+
+osc_err osc_store_check_statements(osc_store *st)
+{
+    osc_err err = OSC_OK;
+    int64_t deadline = osc_now_us() + ADMIN_DEADLINE_US;
+    struct pool_conn *c = NULL;
+
+    err = pool_acquire(st->pool, deadline, &c);
+    if (err)
+        goto out;
+    for (int i = 0; i < Q__COUNT && !err; i++) {
+        struct pool_error perr = {0};
+        err = pool_check_statement(c, deadline, &STMTS[i], &perr);
+        if (err)
+            osc_log(OSC_LOG_ERROR, "db.statement_does_not_fit_schema", "statement", STMTS[i].name,
+                    "sqlstate", perr.sqlstate[0] ? perr.sqlstate : NULL, "detail", perr.message,
+                    NULL);
+    }
+out:
+    if (c)
+        pool_release(st->pool, c);
+    return err;
+}

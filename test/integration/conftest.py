@@ -49,9 +49,27 @@ def stack():
     _fail_on(problems)
 
 
+@pytest.fixture(autouse=True)
+def _servers_stay_up():
+    """Fails the test during which any oscred server crashed (with its log tail), and restarts the session's
+    servers so that the tests after it still run against a live server."""
+    yield
+    dead = []
+    for srv in list(harness.ALL_SERVERS):
+        if srv.died():
+            dead.append("server %s died with exit %r during this test; log tail:\n%s"
+                        % (srv.name, srv.proc.returncode, srv.log_tail(60)))
+            if srv.restart_if_dead:
+                srv.start()
+    if dead:
+        pytest.fail("\n\n".join(dead), pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def server(stack):
-    return stack.new_server("a")
+    srv = stack.new_server("a")
+    srv.restart_if_dead = True
+    return srv
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +80,9 @@ def base(server):
 @pytest.fixture(scope="session")
 def second_server(stack, server):
     """A second replica on the same database and key ring (cross-process limit, revocation, agreement)."""
-    return stack.new_server("b")
+    srv = stack.new_server("b")
+    srv.restart_if_dead = True
+    return srv
 
 
 @pytest.fixture

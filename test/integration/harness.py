@@ -138,7 +138,9 @@ class Server:
         self.stdout_path = os.path.join(workdir, "%s.stdout.log" % name)
         self.stderr_path = os.path.join(workdir, "%s.stderr.log" % name)
         self.proc = None
-        self.exits = []  # (signal sent or None, return code) for each stop
+        self.exits = []  # (signal sent, or None for an exit nobody asked for, return code)
+        self.expected_down = True
+        self.restart_if_dead = False  # session servers are restarted after a crash so one crash fails one test
         ALL_SERVERS.append(self)
 
     @property
@@ -156,8 +158,17 @@ class Server:
     def log_tail(self, n=40):
         return "\n".join(self.log.splitlines()[-n:])
 
+    def died(self):
+        """Whether the process exited without stop() being called (a crash); records it once."""
+        if self.expected_down or self.proc is None or self.proc.poll() is None:
+            return False
+        self.expected_down = True
+        self.exits.append((None, self.proc.returncode))
+        return True
+
     def start(self):
         assert not self.running, "server %s already running" % self.name
+        self.expected_down = False
         out = open(self.stdout_path, "ab")
         err = open(self.stderr_path, "ab")
         try:
@@ -190,6 +201,9 @@ class Server:
         """Send sig and wait for the exit; SIGKILL after STOP_TIMEOUT. Returns the exit code (None if not running)."""
         if self.proc is None:
             return None
+        if self.died() or self.expected_down:
+            return self.proc.returncode  # already down: nothing to stop, nothing new to record
+        self.expected_down = True
         if self.proc.poll() is None:
             try:
                 self.proc.send_signal(sig)
@@ -214,7 +228,9 @@ class Server:
         """Sanitizer reports in the logs, and SIGTERM stops that did not end in a clean exit 0."""
         found = ["%s: %s" % (self.name, line) for line in sanitizer_findings(self.log)]
         for sig, rc in self.exits:
-            if sig == signal.SIGTERM and rc != 0:
+            if sig is None:
+                found.append("%s: died with exit %r while the suite was running" % (self.name, rc))
+            elif sig == signal.SIGTERM and rc != 0:
                 found.append("%s: exit %r after SIGTERM (expected a graceful exit 0)" % (self.name, rc))
         return found
 
