@@ -236,6 +236,7 @@ static int cmd_serve(void)
     osc_pcache *pc = NULL;
     osc_http *http = NULL;
     osc_listener *listener = NULL;
+    osc_lastuse *lastuse = NULL;
     struct osc_app app = {0};
     struct osc_listener_ops listen_ops = {listener_resync, listener_notify};
     sigset_t set;
@@ -259,11 +260,12 @@ static int cmd_serve(void)
         rc = 2;
         goto out;
     }
-    if (open_store(&cfg, &st) || osc_pcache_create(&pc))
+    if (open_store(&cfg, &st) || osc_pcache_create(&pc) || osc_lastuse_create(st, &lastuse))
         goto out;
     app.cfg = &cfg;
     app.store = st;
     app.pcache = pc;
+    app.lastuse = lastuse;
     if (load_cache(&app))
         goto out;
     if (osc_store_listen_start(cfg.database_listen_url, &listen_ops, &app, &listener))
@@ -291,6 +293,7 @@ static int cmd_serve(void)
 out:
     osc_http_stop(http, 0);
     osc_store_listen_stop(listener);
+    osc_lastuse_destroy(lastuse); /* flushes pending last uses */
     osc_pcache_destroy(pc);
     osc_store_destroy(st);
     osc_keyring_install(NULL);

@@ -50,3 +50,10 @@ void osc_principal_cleanup(struct osc_principal *p)
     }
     memset(p, 0, sizeof(*p));
 }
+
+void osc_service_account_cleanup(struct osc_service_account *sa)
+{
+    osc_principal_cleanup(&sa->p);
+    free(sa->trust_policy);
+    memset(sa, 0, sizeof(*sa));
+}

@@ -19,6 +19,13 @@
     X(KEY_LIMIT,         400, "akSkNumExceed", 409, "LimitExceeded",            "Cannot exceed quota for AccessKeysPerUser: 2") \
     X(TOO_LARGE,         413, "IAM.0011",    413, "ValidationError",            "The request body is too large.") \
     X(UNAVAILABLE,       503, "IAM.0006",    503, "ServiceUnavailable",         "The service is temporarily unavailable.") \
+    X(MISSING_AUTH,      401, "IAM.0001",    403, "MissingAuthenticationToken", "Request is missing Authentication Token") \
+    X(INCOMPLETE_SIGNATURE, 401, "APIGW.0301", 400, "IncompleteSignature",      "The request signature is incomplete.") \
+    X(REQUEST_EXPIRED,   401, "APIGW.0301",  403, "AccessDenied",               "Request has expired") \
+    X(INVALID_ACTION,    400, "IAM.0007",    400, "InvalidAction",              "The action is not valid for this endpoint.") \
+    X(MISSING_ACTION,    400, "IAM.0007",    400, "MissingAction",              "The request must contain the parameter Action.") \
+    X(INVALID_INPUT,     400, "IAM.0007",    400, "InvalidInput",               "The input is not valid.") \
+    X(MALFORMED_POLICY,  400, "IAM.0007",    400, "MalformedPolicyDocument",    "This policy contains invalid Json") \
     X(INTERNAL,          500, "IAM.0006",    500, "ServiceFailure",             "The request processing has failed because of an unknown error, exception or failure.")
 
 typedef enum osc_err {

@@ -29,6 +29,7 @@ struct osc_principal {
     char domain_name[OSC_NAME_MAX + 1];
     char name[OSC_NAME_MAX + 1];
     char path[OSC_PATH_MAX + 1];
+    char account_id[OSC_ACCOUNT_ID_LEN + 1]; /* the domain's AWS account id */
     enum osc_kind kind;
     int enabled;
     int domain_enabled;
@@ -52,6 +53,28 @@ struct osc_credential {
     char last_used_service[16];
     char last_used_region[64];
 };
+
+/* A key/value tag of a principal (AWS Tags). */
+struct osc_tag {
+    char key[129 * 4];   /* 128 characters of UTF-8 */
+    char value[257 * 4]; /* 256 characters of UTF-8 */
+};
+
+#define OSC_SA_DESC_MAX 1000            /* characters */
+#define OSC_TRUST_POLICY_MAX 131072     /* characters */
+
+/* A service account: a principal with keys only (AWS: a role). */
+struct osc_service_account {
+    struct osc_principal p;
+    char description[OSC_SA_DESC_MAX * 4 + 1];
+    char *trust_policy; /* heap, verbatim; NULL when none */
+    int max_session_duration;
+    int64_t last_used_us; /* most recent use of any current key; 0: none */
+    char last_used_region[64];
+};
+
+/* Frees what a service account record owns and zeroes it. */
+void osc_service_account_cleanup(struct osc_service_account *sa);
 
 /* Role names and fixed ids. */
 const char *osc_role_name(unsigned role_bit);

@@ -13,12 +13,37 @@
 #include "oscred/store.h"
 #include "oscred/token.h"
 
+typedef struct osc_lastuse osc_lastuse;
+
 /* What the services share: borrowed pointers, owned by main. */
 struct osc_app {
     const struct osc_config *cfg;
     osc_store *store;
     osc_pcache *pcache;
+    osc_lastuse *lastuse;
 };
+
+/* --- last use of access keys (coalesced) --- */
+
+/* Starts the flusher thread (one write a second for every key used in that second). */
+osc_err osc_lastuse_create(osc_store *st, osc_lastuse **out);
+/* Records a use in memory; thread-safe and never waits on the database. */
+void osc_lastuse_record(osc_lastuse *lu, const char *access_key, int64_t at_us,
+                        const char *service, const char *region);
+/* Flushes what is pending, stops the thread, frees. NULL is a no-op. */
+void osc_lastuse_destroy(osc_lastuse *lu);
+
+/* --- signed requests --- */
+
+/* Loads the key that signs a request and opens its secret. OSC_E_UNAUTHENTICATED if the key is
+ * unknown, inactive, or its owner or domain is disabled. *secret is the caller's to destroy. */
+osc_err osc_signing_key_get(struct osc_app *app, struct osc_ctx *ctx, const char *access_key,
+                            struct osc_signing_key *key, struct osc_secret **secret);
+/* After the signature verified: the request acts as the key's owner (roles from the principal
+ * cache), and the use is recorded for last-use reporting. */
+osc_err osc_signing_accept(struct osc_app *app, struct osc_ctx *ctx,
+                           const struct osc_signing_key *key, enum osc_auth_method method,
+                           const char *service, const char *region);
 
 /* --- tokens --- */
 
@@ -59,8 +84,38 @@ osc_err osc_tokens_revoke(struct osc_app *app, struct osc_ctx *ctx, const char *
 
 /* --- users and roles (caller's domain only) --- */
 
-osc_err osc_user_create(struct osc_app *app, struct osc_ctx *ctx, const char *name,
-                        const char *password, int enabled, struct osc_principal *out);
+struct osc_user_spec {
+    const char *name;
+    const char *password; /* NULL: none */
+    int enabled;
+    const char *path;     /* NULL: "/" */
+    const struct osc_tag *tags;
+    size_t ntags;
+};
+
+/* OSC_E_CONFLICT (message names the kind holding the name) if the name is taken. */
+osc_err osc_user_create(struct osc_app *app, struct osc_ctx *ctx, const struct osc_user_spec *spec,
+                        struct osc_principal *out);
+/* A user of the caller's domain by name, ignoring case (GetUser): the caller itself, or anyone
+ * for admin/security_admin. A caller without that right gets OSC_E_FORBIDDEN for every other
+ * name, whether or not it exists. */
+osc_err osc_user_find(struct osc_app *app, struct osc_ctx *ctx, const char *name,
+                      struct osc_principal *out);
+/* A page of users (ListUsers); *out malloc'd, clean each entry. */
+osc_err osc_user_list_page(struct osc_app *app, struct osc_ctx *ctx, const char *path_prefix,
+                           const char *after_lower_name, const char *after_id, int limit,
+                           struct osc_principal **out, size_t *n);
+/* AWS DeleteUser: OSC_E_DELETE_CONFLICT while the user has keys. */
+osc_err osc_user_delete_without_keys(struct osc_app *app, struct osc_ctx *ctx, const char *id);
+/* Tags of a principal the caller may read. */
+osc_err osc_principal_tags(struct osc_app *app, struct osc_ctx *ctx, const char *id,
+                           struct osc_tag **out, size_t *n);
+/* Name resolution for key actions (role-keys.md §3): name NULL is the caller itself; otherwise a
+ * principal of either kind in the caller's domain, ignoring case. A caller who may manage only
+ * its own keys gets OSC_E_FORBIDDEN for any other name, whether or not it exists; others get
+ * OSC_E_NOT_FOUND for an unknown name. */
+osc_err osc_principal_resolve_for_keys(struct osc_app *app, struct osc_ctx *ctx, const char *name,
+                                       struct osc_principal *out);
 /* *out is malloc'd; free each with osc_principal_cleanup and the array with free. */
 osc_err osc_user_list(struct osc_app *app, struct osc_ctx *ctx, const char *name_filter,
                       struct osc_principal **out, size_t *n);
@@ -70,14 +125,48 @@ osc_err osc_user_get(struct osc_app *app, struct osc_ctx *ctx, const char *id,
 osc_err osc_user_update(struct osc_app *app, struct osc_ctx *ctx, const char *id, int enabled,
                         const char *password, struct osc_principal *out);
 osc_err osc_user_delete(struct osc_app *app, struct osc_ctx *ctx, const char *id);
-/* Role grants on a principal of the caller's domain. domain_id must be the caller's (else
+/* Role grants on a principal of the given kind in the caller's domain (another kind's id is
+ * not found). domain_id must be the caller's (else
  * OSC_E_NOT_FOUND); role is a name or id (unknown: OSC_E_NOT_FOUND). */
-osc_err osc_role_grant(struct osc_app *app, struct osc_ctx *ctx, const char *domain_id,
-                       const char *principal_id, const char *role);
-osc_err osc_role_revoke(struct osc_app *app, struct osc_ctx *ctx, const char *domain_id,
-                        const char *principal_id, const char *role);
-osc_err osc_role_list(struct osc_app *app, struct osc_ctx *ctx, const char *domain_id,
-                      const char *principal_id, unsigned *roles);
+osc_err osc_role_grant(struct osc_app *app, struct osc_ctx *ctx, enum osc_kind kind,
+                       const char *domain_id, const char *principal_id, const char *role);
+osc_err osc_role_revoke(struct osc_app *app, struct osc_ctx *ctx, enum osc_kind kind,
+                        const char *domain_id, const char *principal_id, const char *role);
+osc_err osc_role_list(struct osc_app *app, struct osc_ctx *ctx, enum osc_kind kind,
+                      const char *domain_id, const char *principal_id, unsigned *roles);
+
+/* --- service accounts (AWS roles), caller's domain only --- */
+
+struct osc_sa_spec {
+    const char *name;
+    const char *description;  /* NULL: "" */
+    int enabled;
+    const char *path;         /* NULL: "/" */
+    const char *trust_policy; /* NULL: none */
+    int max_session_duration; /* 3600..43200 */
+    const struct osc_tag *tags;
+    size_t ntags;
+};
+
+/* Writes need admin; reads need admin or security_admin, or are the account reading itself.
+ * Unknown and other-domain accounts are OSC_E_NOT_FOUND; a forbidden caller gets OSC_E_FORBIDDEN
+ * before any lookup. Records are the caller's to clean up (osc_service_account_cleanup). */
+osc_err osc_svcacct_create(struct osc_app *app, struct osc_ctx *ctx, const struct osc_sa_spec *spec,
+                           struct osc_service_account *out);
+osc_err osc_svcacct_get(struct osc_app *app, struct osc_ctx *ctx, const char *id,
+                        struct osc_service_account *out);
+osc_err osc_svcacct_find(struct osc_app *app, struct osc_ctx *ctx, const char *name,
+                         struct osc_service_account *out);
+osc_err osc_svcacct_list(struct osc_app *app, struct osc_ctx *ctx, const char *path_prefix,
+                         const char *after_lower_name, const char *after_id, int limit,
+                         struct osc_service_account **out, size_t *n);
+/* enabled < 0 keeps it; description NULL keeps it. */
+osc_err osc_svcacct_update(struct osc_app *app, struct osc_ctx *ctx, const char *id, int enabled,
+                           const char *description, struct osc_service_account *out);
+/* REST: deletes the account with its keys and grants. */
+osc_err osc_svcacct_delete(struct osc_app *app, struct osc_ctx *ctx, const char *id);
+/* AWS DeleteRole: OSC_E_DELETE_CONFLICT while the account has keys. */
+osc_err osc_svcacct_delete_without_keys(struct osc_app *app, struct osc_ctx *ctx, const char *id);
 
 /* --- access keys --- */
 

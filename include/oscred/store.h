@@ -59,11 +59,68 @@ osc_err osc_store_list_users(osc_store *st, const char *domain_id, const char *n
 osc_err osc_store_each_principal(osc_store *st,
                                  void (*fn)(const struct osc_principal *p, void *arg), void *arg);
 
-/* Creates a user. OSC_E_CONFLICT if the name is taken in the domain (any case, any kind);
- * *holder_kind then says which kind holds it. */
+struct osc_new_user {
+    const char *name;
+    const char *password_hash; /* NULL: none (cannot log in until one is set) */
+    int enabled;
+    const char *path;          /* NULL: "/" */
+    const struct osc_tag *tags;
+    size_t ntags;
+};
+
+/* Creates a user with its tags. OSC_E_CONFLICT if the name is taken in the domain (any case, any
+ * kind); *holder_kind then says which kind holds it. */
 osc_err osc_store_create_user(osc_store *st, const struct osc_audit *a, const char *domain_id,
-                              const char *name, const char *password_hash, int enabled,
-                              struct osc_principal *out, enum osc_kind *holder_kind);
+                              const struct osc_new_user *u, struct osc_principal *out,
+                              enum osc_kind *holder_kind);
+/* The tags of a principal in the order given. *out malloc'd (NULL when *n == 0). */
+osc_err osc_store_list_tags(osc_store *st, const char *principal_id, struct osc_tag **out,
+                            size_t *n);
+/* A page of a domain's users whose path starts with path_prefix, in (lower(name), id) order,
+ * after the given position (both NULL: from the start), at most limit. */
+osc_err osc_store_list_users_page(osc_store *st, const char *domain_id, const char *path_prefix,
+                                  const char *after_lower_name, const char *after_id, int limit,
+                                  struct osc_principal **out, size_t *n);
+/* Deletes a principal of the given kind that holds no key (AWS DeleteUser, DeleteRole); its role
+ * assignments and tags go with it. OSC_E_DELETE_CONFLICT while it has keys, OSC_E_NOT_FOUND if
+ * there is no such principal of that kind in the domain. */
+osc_err osc_store_delete_without_keys(osc_store *st, const struct osc_audit *a,
+                                      const char *domain_id, const char *id, enum osc_kind kind);
+
+/* --- service accounts --- */
+
+struct osc_new_sa {
+    const char *name;
+    const char *description; /* NULL: "" */
+    int enabled;
+    const char *path;         /* NULL: "/" */
+    const char *trust_policy; /* NULL: none (REST) */
+    int max_session_duration;
+    const struct osc_tag *tags;
+    size_t ntags;
+};
+
+/* Creates a service account. OSC_E_CONFLICT (with *holder_kind) if the name is taken. *out is
+ * the caller's to clean up (osc_service_account_cleanup). */
+osc_err osc_store_create_service_account(osc_store *st, const struct osc_audit *a,
+                                         const char *domain_id, const struct osc_new_sa *n,
+                                         struct osc_service_account *out,
+                                         enum osc_kind *holder_kind);
+/* One service account of the domain by id / by name (ignoring case). OSC_E_NOT_FOUND if none. */
+osc_err osc_store_get_service_account(osc_store *st, const char *domain_id, const char *id,
+                                      struct osc_service_account *out);
+osc_err osc_store_find_service_account(osc_store *st, const char *domain_id, const char *name,
+                                       struct osc_service_account *out);
+/* A page of the domain's service accounts (as osc_store_list_users_page). */
+osc_err osc_store_list_service_accounts(osc_store *st, const char *domain_id,
+                                        const char *path_prefix, const char *after_lower_name,
+                                        const char *after_id, int limit,
+                                        struct osc_service_account **out, size_t *n);
+/* Changes enabled (< 0: keep) and/or description (NULL: keep). OSC_E_NOT_FOUND if absent. */
+osc_err osc_store_update_service_account(osc_store *st, const struct osc_audit *a,
+                                         const char *domain_id, const char *id, int enabled,
+                                         const char *description,
+                                         struct osc_service_account *out);
 /* Changes a user's enabled flag (enabled < 0: keep) and/or password (NULL: keep; a change bumps
  * the password epoch). OSC_E_NOT_FOUND if no such user in the domain. */
 osc_err osc_store_update_user(osc_store *st, const struct osc_audit *a, const char *domain_id,
@@ -108,6 +165,32 @@ osc_err osc_store_update_credential(osc_store *st, const struct osc_audit *a,
 osc_err osc_store_delete_credential(osc_store *st, const struct osc_audit *a,
                                     const char *domain_id, const char *access_key, int may_any,
                                     const char *caller_id);
+
+/* --- signed requests --- */
+
+struct osc_signing_key {
+    char access_key[OSC_AK_LEN + 1];
+    char owner_id[OSC_ID_LEN + 1];
+    char domain_id[OSC_ID_LEN + 1];
+    char kid[33];
+    unsigned char sealed[128]; /* the sealed secret key */
+    size_t sealed_len;
+    int usable; /* key active, owner and domain enabled */
+};
+
+/* The key that signs a request, from any domain. OSC_E_NOT_FOUND if there is none. */
+osc_err osc_store_get_signing_key(osc_store *st, const char *access_key,
+                                  struct osc_signing_key *out);
+
+struct osc_last_use {
+    char access_key[OSC_AK_LEN + 1];
+    int64_t at_us;
+    char service[16]; /* [a-z0-9-] */
+    char region[64];  /* [a-z0-9-] */
+};
+
+/* Records the last use of n keys in one statement (never moving a last use backwards). */
+osc_err osc_store_record_last_use(osc_store *st, const struct osc_last_use *uses, size_t n);
 
 /* --- tokens --- */
 

@@ -71,7 +71,8 @@ osc_err osc_h_users_create(struct osc_app *app, struct osc_ctx *ctx, struct osc_
         err = osc_ctx_fail(ctx, OSC_E_FORBIDDEN, "Users can only be created in your own domain.");
         goto out;
     }
-    err = osc_user_create(app, ctx, name, password, enabled != 0, &p);
+    struct osc_user_spec spec = {name, password, enabled != 0, NULL, NULL, 0};
+    err = osc_user_create(app, ctx, &spec, &p);
     if (!err)
         err = osc_resp_json(resp, 201, json_pack("{s:o}", "user", user_json(app, r, &p)));
 out:
@@ -184,7 +185,7 @@ osc_err osc_h_roles_list(struct osc_app *app, struct osc_ctx *ctx, struct osc_re
     json_t *j_roles;
 
     if ((err = osc_req_query_only(ctx, r, NO_QUERY)) || (err = grant_path(ctx, r)) ||
-        (err = osc_role_list(app, ctx, r->params[0], r->params[1], &roles)))
+        (err = osc_role_list(app, ctx, OSC_KIND_USER, r->params[0], r->params[1], &roles)))
         return err;
     j_roles = json_array();
     for (unsigned bit = OSC_ROLE_ADMIN; bit <= OSC_ROLE_SECURITY_ADMIN; bit <<= 1) {
@@ -201,7 +202,7 @@ osc_err osc_h_role_grant(struct osc_app *app, struct osc_ctx *ctx, struct osc_re
     osc_err err = OSC_OK;
 
     if ((err = osc_req_query_only(ctx, r, NO_QUERY)) || (err = grant_path(ctx, r)) ||
-        (err = osc_role_grant(app, ctx, r->params[0], r->params[1], r->params[2])))
+        (err = osc_role_grant(app, ctx, OSC_KIND_USER, r->params[0], r->params[1], r->params[2])))
         return err;
     osc_resp_empty(resp, 204);
     return OSC_OK;
@@ -214,7 +215,7 @@ osc_err osc_h_role_check(struct osc_app *app, struct osc_ctx *ctx, struct osc_re
     unsigned roles = 0, bit = osc_role_parse(r->params[2]);
 
     if ((err = osc_req_query_only(ctx, r, NO_QUERY)) || (err = grant_path(ctx, r)) ||
-        (err = osc_role_list(app, ctx, r->params[0], r->params[1], &roles)))
+        (err = osc_role_list(app, ctx, OSC_KIND_USER, r->params[0], r->params[1], &roles)))
         return err;
     if (!bit || !(roles & bit))
         return osc_ctx_fail(ctx, OSC_E_NOT_FOUND, "Could not find role assignment: %.64s.",
@@ -229,7 +230,7 @@ osc_err osc_h_role_revoke(struct osc_app *app, struct osc_ctx *ctx, struct osc_r
     osc_err err = OSC_OK;
 
     if ((err = osc_req_query_only(ctx, r, NO_QUERY)) || (err = grant_path(ctx, r)) ||
-        (err = osc_role_revoke(app, ctx, r->params[0], r->params[1], r->params[2])))
+        (err = osc_role_revoke(app, ctx, OSC_KIND_USER, r->params[0], r->params[1], r->params[2])))
         return err;
     osc_resp_empty(resp, 204);
     return OSC_OK;

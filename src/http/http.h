@@ -18,6 +18,7 @@ enum osc_surface {
     OSC_SURFACE_KEYSTONE, /* /, /v3/... : Keystone JSON errors */
     OSC_SURFACE_IAM,      /* /v3.0/... : IAM-style JSON errors */
     OSC_SURFACE_PLAIN,    /* probes and metrics */
+    OSC_SURFACE_AWS,      /* POST /, GET /?Action= : AWS XML errors */
 };
 
 struct osc_req {
@@ -48,6 +49,9 @@ osc_err osc_req_query(const struct osc_req *r, const char *name, char **out);
 /* OSC_E_INVALID unless every query parameter's name is in the NULL-terminated list allowed. */
 osc_err osc_req_query_only(struct osc_ctx *ctx, const struct osc_req *r,
                            const char *const *allowed);
+struct osc_sigreq;
+/* The request as the signature verifiers see it (borrows from r). */
+void osc_req_sigreq(struct osc_req *r, struct osc_sigreq *out);
 /* Parses the body as one JSON object (duplicate keys refused). New reference into *out.
  * OSC_E_TOO_LARGE over 64 KiB, OSC_E_BAD_BODY if not a JSON object. */
 osc_err osc_req_json(struct osc_ctx *ctx, const struct osc_req *r, json_t **out);
@@ -80,6 +84,13 @@ void osc_resp_error(const struct osc_ctx *ctx, enum osc_surface surface, osc_err
 /* The headers every response carries (request ids). */
 void osc_resp_common_headers(const struct osc_ctx *ctx, struct _u_response *resp);
 
+struct osc_xml;
+/* Sends the XML document x as a 200 AWS Query response. */
+osc_err osc_resp_xml(struct _u_response *resp, const struct osc_xml *x);
+
+/* The AWS IAM Query API (aws.c): every action behind POST / and GET /?Action=. */
+osc_err osc_h_aws(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
+
 /* Base URL for links: OSCRED_PUBLIC_URL, else http://<Host>. malloc'd, no trailing slash. */
 char *osc_base_url(const struct osc_app *app, const struct osc_req *r);
 /* Timestamp JSON values. New references. */
@@ -103,6 +114,15 @@ osc_err osc_h_roles_list(struct osc_app *, struct osc_ctx *, struct osc_req *, s
 osc_err osc_h_role_grant(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
 osc_err osc_h_role_check(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
 osc_err osc_h_role_revoke(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
+osc_err osc_h_sa_create(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
+osc_err osc_h_sa_list(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
+osc_err osc_h_sa_get(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
+osc_err osc_h_sa_update(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
+osc_err osc_h_sa_delete(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
+osc_err osc_h_sa_roles_list(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
+osc_err osc_h_sa_role_grant(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
+osc_err osc_h_sa_role_check(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
+osc_err osc_h_sa_role_revoke(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
 osc_err osc_h_creds_create(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
 osc_err osc_h_creds_list(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
 osc_err osc_h_cred_get(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "http.h"
+#include "oscred/sigreq.h"
 
 const char *osc_req_header(const struct osc_req *r, const char *name, int *count)
 {
@@ -247,4 +248,20 @@ osc_err osc_json_only(struct osc_ctx *ctx, json_t *obj, const char *what,
                                 what, key);
     }
     return OSC_OK;
+}
+
+static const char *header_of(void *arg, const char *name, int *count)
+{
+    return osc_req_header(arg, name, count);
+}
+
+void osc_req_sigreq(struct osc_req *r, struct osc_sigreq *out)
+{
+    out->method = r->method;
+    out->path = r->raw_path;
+    out->query = r->raw_query;
+    out->header = header_of;
+    out->header_arg = r;
+    out->body = r->body;
+    out->bodylen = r->body_len;
 }

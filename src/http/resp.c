@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "xml.h"
 
 static const char *status_title(int status)
 {
@@ -26,6 +27,7 @@ void osc_resp_common_headers(const struct osc_ctx *ctx, struct _u_response *resp
 {
     u_map_put(resp->map_header, "X-Request-Id", ctx->request_id);
     u_map_put(resp->map_header, "X-Openstack-Request-Id", ctx->request_id);
+    u_map_put(resp->map_header, "x-amzn-RequestId", ctx->request_id);
 }
 
 osc_err osc_resp_json(struct _u_response *resp, int status, json_t *j)
@@ -46,6 +48,37 @@ void osc_resp_empty(struct _u_response *resp, int status)
     ulfius_set_empty_body_response(resp, (unsigned)status);
 }
 
+osc_err osc_resp_xml(struct _u_response *resp, const struct osc_xml *x)
+{
+    if (x->failed || !x->p)
+        return OSC_E_INTERNAL;
+    ulfius_set_binary_body_response(resp, 200, x->p, x->len);
+    u_map_put(resp->map_header, "Content-Type", "text/xml");
+    return OSC_OK;
+}
+
+static void aws_error(const struct osc_ctx *ctx, osc_err err, const char *msg,
+                      struct _u_response *resp)
+{
+    int status = osc_err_aws_status(err);
+    struct osc_xml x;
+
+    osc_xml_init(&x);
+    osc_xml_raw(&x, "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error>");
+    osc_xml_text(&x, "Type", status >= 500 ? "Receiver" : "Sender");
+    osc_xml_text(&x, "Code", osc_err_aws_code(err));
+    osc_xml_text(&x, "Message", msg);
+    osc_xml_raw(&x, "</Error>");
+    osc_xml_text(&x, "RequestId", ctx->request_id);
+    osc_xml_raw(&x, "</ErrorResponse>");
+    if (x.failed)
+        ulfius_set_string_body_response(resp, 500, "");
+    else
+        ulfius_set_binary_body_response(resp, (unsigned)status, x.p, x.len);
+    u_map_put(resp->map_header, "Content-Type", "text/xml");
+    osc_xml_cleanup(&x);
+}
+
 void osc_resp_error(const struct osc_ctx *ctx, enum osc_surface surface, osc_err err,
                     const char *base_url, struct _u_response *resp)
 {
@@ -53,6 +86,10 @@ void osc_resp_error(const struct osc_ctx *ctx, enum osc_surface surface, osc_err
     const char *msg = ctx->msg[0] ? ctx->msg : osc_err_default_message(err);
     json_t *j = NULL;
 
+    if (surface == OSC_SURFACE_AWS) {
+        aws_error(ctx, err, msg, resp);
+        return;
+    }
     if (surface == OSC_SURFACE_IAM && err != OSC_E_KEY_LIMIT) {
         j = json_pack("{s:s, s:s, s:s}", "error_code", osc_err_rest_code(err), "error_msg", msg,
                       "request_id", ctx->request_id);

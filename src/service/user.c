@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common.h"
 #include "oscred/policy.h"
@@ -27,8 +28,8 @@ static void free_hash(char *h)
     }
 }
 
-osc_err osc_user_create(struct osc_app *app, struct osc_ctx *ctx, const char *name,
-                        const char *password, int enabled, struct osc_principal *out)
+osc_err osc_user_create(struct osc_app *app, struct osc_ctx *ctx, const struct osc_user_spec *spec,
+                        struct osc_principal *out)
 {
     osc_err err = OSC_OK;
     char *hash = NULL;
@@ -40,16 +41,17 @@ osc_err osc_user_create(struct osc_app *app, struct osc_ctx *ctx, const char *na
         osc_ctx_fail(ctx, err, MSG_FORBIDDEN);
         goto out;
     }
-    if (password) {
-        err = hash_password(app, password, &hash);
+    if (spec->password) {
+        err = hash_password(app, spec->password, &hash);
         if (err)
             goto out;
     }
-    err = osc_store_create_user(app->store, &a, ctx->caller.domain_id, name, hash, enabled, out,
-                                &holder);
+    struct osc_new_user u = {spec->name, hash,       spec->enabled,
+                             spec->path, spec->tags, spec->ntags};
+    err = osc_store_create_user(app->store, &a, ctx->caller.domain_id, &u, out, &holder);
     if (err == OSC_E_CONFLICT) {
         osc_ctx_fail(ctx, err, "a %s named %s already exists in this domain",
-                     holder == OSC_KIND_SERVICE_ACCOUNT ? "service account" : "user", name);
+                     holder == OSC_KIND_SERVICE_ACCOUNT ? "service account" : "user", spec->name);
         goto out;
     }
     if (!err)
@@ -144,7 +146,26 @@ static osc_err grant_target(struct osc_ctx *ctx, const char *domain_id, const ch
     return OSC_OK;
 }
 
-/* Re-reads a principal after a grant change so tokens see the new roles at once. */
+static osc_err principal_not_found(struct osc_ctx *ctx, enum osc_kind kind, const char *id)
+{
+    return osc_ctx_fail(ctx, OSC_E_NOT_FOUND, "Could not find %s: %s.",
+                        kind == OSC_KIND_SERVICE_ACCOUNT ? "service account" : "user", id);
+}
+
+/* The grant's principal, of the route's kind, in the domain (a principal of the other kind is
+ * not found); refreshed into the cache so tokens and keys see the new roles at once. */
+static osc_err principal_of_kind(struct osc_app *app, struct osc_ctx *ctx, enum osc_kind kind,
+                                 const char *domain_id, const char *id, struct osc_principal *p)
+{
+    osc_err err = osc_store_get_principal(app->store, id, domain_id, 0, p);
+
+    if (!err && p->kind != kind)
+        err = OSC_E_NOT_FOUND;
+    if (err == OSC_E_NOT_FOUND)
+        return principal_not_found(ctx, kind, id);
+    return err;
+}
+
 static osc_err refresh(struct osc_app *app, const char *domain_id, const char *id)
 {
     struct osc_principal p = {0};
@@ -156,36 +177,44 @@ static osc_err refresh(struct osc_app *app, const char *domain_id, const char *i
     return err;
 }
 
-osc_err osc_role_grant(struct osc_app *app, struct osc_ctx *ctx, const char *domain_id,
-                       const char *principal_id, const char *role)
+osc_err osc_role_grant(struct osc_app *app, struct osc_ctx *ctx, enum osc_kind kind,
+                       const char *domain_id, const char *principal_id, const char *role)
 {
     unsigned bit = 0;
     struct osc_audit a = audit_of(ctx);
+    struct osc_principal p = {0};
     osc_err err = osc_policy_admin_principals(&ctx->caller);
 
     if (err)
         return osc_ctx_fail(ctx, err, MSG_FORBIDDEN);
     err = grant_target(ctx, domain_id, role, &bit);
+    if (!err)
+        err = principal_of_kind(app, ctx, kind, domain_id, principal_id, &p);
+    osc_principal_cleanup(&p);
     if (err)
         return err;
     err = osc_store_grant_role(app->store, &a, domain_id, principal_id, bit);
     if (err == OSC_E_NOT_FOUND)
-        return user_not_found(ctx, principal_id);
+        return principal_not_found(ctx, kind, principal_id);
     if (!err)
         err = refresh(app, domain_id, principal_id);
     return err;
 }
 
-osc_err osc_role_revoke(struct osc_app *app, struct osc_ctx *ctx, const char *domain_id,
-                        const char *principal_id, const char *role)
+osc_err osc_role_revoke(struct osc_app *app, struct osc_ctx *ctx, enum osc_kind kind,
+                        const char *domain_id, const char *principal_id, const char *role)
 {
     unsigned bit = 0;
     struct osc_audit a = audit_of(ctx);
+    struct osc_principal p = {0};
     osc_err err = osc_policy_admin_principals(&ctx->caller);
 
     if (err)
         return osc_ctx_fail(ctx, err, MSG_FORBIDDEN);
     err = grant_target(ctx, domain_id, role, &bit);
+    if (!err)
+        err = principal_of_kind(app, ctx, kind, domain_id, principal_id, &p);
+    osc_principal_cleanup(&p);
     if (err)
         return err;
     err = osc_store_revoke_role(app->store, &a, domain_id, principal_id, bit);
@@ -197,8 +226,8 @@ osc_err osc_role_revoke(struct osc_app *app, struct osc_ctx *ctx, const char *do
     return err;
 }
 
-osc_err osc_role_list(struct osc_app *app, struct osc_ctx *ctx, const char *domain_id,
-                      const char *principal_id, unsigned *roles)
+osc_err osc_role_list(struct osc_app *app, struct osc_ctx *ctx, enum osc_kind kind,
+                      const char *domain_id, const char *principal_id, unsigned *roles)
 {
     struct osc_principal p = {0};
     osc_err err = osc_policy_read_principal(&ctx->caller, principal_id);
@@ -206,13 +235,85 @@ osc_err osc_role_list(struct osc_app *app, struct osc_ctx *ctx, const char *doma
     if (err)
         return osc_ctx_fail(ctx, err, MSG_FORBIDDEN);
     err = grant_target(ctx, domain_id, NULL, NULL);
-    if (err)
-        return err;
-    err = osc_store_get_principal(app->store, principal_id, domain_id, 0, &p);
-    if (err == OSC_E_NOT_FOUND)
-        return user_not_found(ctx, principal_id);
+    if (!err)
+        err = principal_of_kind(app, ctx, kind, domain_id, principal_id, &p);
     if (!err)
         *roles = p.roles;
     osc_principal_cleanup(&p);
+    return err;
+}
+
+osc_err osc_user_find(struct osc_app *app, struct osc_ctx *ctx, const char *name,
+                      struct osc_principal *out)
+{
+    osc_err err = OSC_OK;
+
+    if (strcasecmp(name, ctx->caller.name) != 0) {
+        err = osc_policy_read_principal(&ctx->caller, NULL);
+        if (err)
+            return osc_ctx_fail(ctx, err, MSG_FORBIDDEN);
+    }
+    err = osc_store_find_principal(app->store, ctx->caller.domain_id, NULL, name, 0, out);
+    if (!err && out->kind != OSC_KIND_USER) {
+        osc_principal_cleanup(out);
+        err = OSC_E_NOT_FOUND;
+    }
+    if (err == OSC_E_NOT_FOUND)
+        return osc_ctx_fail(ctx, err, "The user with name %s cannot be found.", name);
+    return err;
+}
+
+osc_err osc_user_list_page(struct osc_app *app, struct osc_ctx *ctx, const char *path_prefix,
+                           const char *after_lower_name, const char *after_id, int limit,
+                           struct osc_principal **out, size_t *n)
+{
+    osc_err err = osc_policy_read_principal(&ctx->caller, NULL);
+
+    if (err)
+        return osc_ctx_fail(ctx, err, MSG_FORBIDDEN);
+    return osc_store_list_users_page(app->store, ctx->caller.domain_id, path_prefix,
+                                     after_lower_name, after_id, limit, out, n);
+}
+
+osc_err osc_user_delete_without_keys(struct osc_app *app, struct osc_ctx *ctx, const char *id)
+{
+    struct osc_audit a = audit_of(ctx);
+    osc_err err = osc_policy_admin_principals(&ctx->caller);
+
+    if (err)
+        return osc_ctx_fail(ctx, err, MSG_FORBIDDEN);
+    err = osc_store_delete_without_keys(app->store, &a, ctx->caller.domain_id, id, OSC_KIND_USER);
+    if (err == OSC_E_DELETE_CONFLICT)
+        return osc_ctx_fail(ctx, err, "Cannot delete entity, must delete access keys first.");
+    if (err == OSC_E_NOT_FOUND)
+        return user_not_found(ctx, id);
+    if (!err)
+        err = osc_pcache_remove(app->pcache, id);
+    return err;
+}
+
+osc_err osc_principal_tags(struct osc_app *app, struct osc_ctx *ctx, const char *id,
+                           struct osc_tag **out, size_t *n)
+{
+    osc_err err = osc_policy_read_principal(&ctx->caller, id);
+
+    if (err)
+        return osc_ctx_fail(ctx, err, MSG_FORBIDDEN);
+    return osc_store_list_tags(app->store, id, out, n);
+}
+
+osc_err osc_principal_resolve_for_keys(struct osc_app *app, struct osc_ctx *ctx, const char *name,
+                                       struct osc_principal *out)
+{
+    osc_err err = OSC_OK;
+
+    if (!name)
+        name = ctx->caller.name;
+    /* Deciding before the lookup keeps names unprobeable for callers without rights over others. */
+    if (strcasecmp(name, ctx->caller.name) != 0 && !osc_policy_manages_all_keys(&ctx->caller))
+        return osc_ctx_fail(ctx, OSC_E_FORBIDDEN, MSG_FORBIDDEN);
+    err = osc_store_find_principal(app->store, ctx->caller.domain_id, NULL, name, 0, out);
+    if (err == OSC_E_NOT_FOUND)
+        return osc_ctx_fail(ctx, err, "The user with name %s cannot be found.", name);
     return err;
 }

@@ -38,6 +38,16 @@ enum q {
     Q_BOOT_CREATE_USER,
     Q_BOOT_GRANT_ALL,
     Q_RECORD_MIGRATION,
+    Q_GET_SIGNING_KEY,
+    Q_LIST_TAGS,
+    Q_LIST_USERS_PAGE,
+    Q_DELETE_WITHOUT_KEYS,
+    Q_CREATE_SA,
+    Q_GET_SA,
+    Q_FIND_SA,
+    Q_LIST_SA_PAGE,
+    Q_UPDATE_SA,
+    Q_RECORD_LAST_USE,
     Q__COUNT
 };
 
@@ -50,7 +60,7 @@ enum q {
       ".enabled, " p ".password_epoch, " US(p ".created_at") ", "                                  \
       "COALESCE((SELECT bit_or(CASE r.role WHEN 'admin' THEN 1 ELSE 2 END) "                       \
       "FROM role_assignments r WHERE r.principal_id = " p ".id), 0), "                             \
-      "CASE WHEN " withpw " THEN " p ".password_hash END"
+      "CASE WHEN " withpw " THEN " p ".password_hash END, " d ".account_id"
 
 /* Credential columns: access key, owner id, owner name, status, description, created, last used,
  * last used service, last used region. */
@@ -58,6 +68,16 @@ enum q {
     k ".access_key, " k ".owner_id, " ownername ", " k ".status, " k ".description, "              \
       US(k ".created_at") ", COALESCE(" US(k ".last_used_at") ", 0), " k ".last_used_service, " k  \
       ".last_used_region"
+
+/* Service account columns after the principal's: description, trust policy, max session, and the
+ * most recent use of its current keys (time, region). Needs "s" and a LATERAL "lu". */
+#define SA_COLS(p, s)                                                                              \
+    PRINCIPAL_COLS(p, "d", "false") ", " s ".description, " s ".trust_policy, " s                 \
+      ".max_session_duration, COALESCE(" US("lu.last_used_at") ", 0), lu.last_used_region"
+#define SA_LAST_USE(p)                                                                             \
+    " LEFT JOIN LATERAL (SELECT last_used_at, last_used_region FROM access_keys "                 \
+    "WHERE owner_id = " p ".id AND last_used_at IS NOT NULL ORDER BY last_used_at DESC LIMIT 1) " \
+    "lu ON true "
 
 #define AUDIT_INSERT                                                                               \
     "INSERT INTO audit_events (domain_id, actor_id, actor_kind, action, target_kind, target_id, "  \
@@ -82,11 +102,14 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
         "SELECT " PRINCIPAL_COLS("p", "d", "false") " FROM principals p "
         "JOIN domains d ON d.id = p.domain_id", 0, 1},
     [Q_CREATE_USER] = {Q_CREATE_USER, "create_user",
-        "WITH ins AS (INSERT INTO principals (id, domain_id, kind, name, enabled, password_hash) "
-        "  SELECT $1, d.id, 'user', $3, $4, $5 FROM domains d WHERE d.id = $2 RETURNING *), "
+        "WITH ins AS (INSERT INTO principals (id, domain_id, kind, name, enabled, password_hash, path) "
+        "  SELECT $1, d.id, 'user', $3, $4, $5, $9 FROM domains d WHERE d.id = $2 RETURNING *), "
+        "t AS (INSERT INTO principal_tags (principal_id, position, key, value) "
+        "  SELECT ins.id, o.n, o.k, o.v FROM ins, "
+        "  unnest($10::text[], $11::text[]) WITH ORDINALITY AS o(k, v, n)), "
         "a AS (" AUDIT_INSERT "SELECT domain_id, $6, $7, 'user.create', 'user', id, $8 FROM ins) "
         "SELECT " PRINCIPAL_COLS("ins", "d", "false") " FROM ins JOIN domains d ON d.id = ins.domain_id",
-        8, 0},
+        11, 0},
     [Q_UPDATE_USER] = {Q_UPDATE_USER, "update_user",
         "WITH u AS (UPDATE principals SET enabled = COALESCE($3::bool, enabled), "
         "  password_hash = COALESCE($4::text, password_hash), "
@@ -170,6 +193,73 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
         "VALUES ($1, 'admin'), ($1, 'security_admin') ON CONFLICT DO NOTHING", 1, 0},
     [Q_RECORD_MIGRATION] = {Q_RECORD_MIGRATION, "record_migration",
         "INSERT INTO schema_migrations (version, name) VALUES ($1::integer, $2)", 2, 0},
+    /* The signed-request hot path: one indexed read, so a deleted or deactivated key is refused
+     * on every replica the moment its change commits. */
+    [Q_GET_SIGNING_KEY] = {Q_GET_SIGNING_KEY, "get_signing_key",
+        "SELECT k.owner_id, p.domain_id, k.kid, k.sealed, k.status = 'active' AND p.enabled "
+        "AND d.enabled FROM access_keys k JOIN principals p ON p.id = k.owner_id "
+        "JOIN domains d ON d.id = p.domain_id WHERE k.access_key = $1", 1, 1},
+    [Q_LIST_TAGS] = {Q_LIST_TAGS, "list_tags",
+        "SELECT key, value FROM principal_tags WHERE principal_id = $1 ORDER BY position", 1, 1},
+    /* Keyset pagination in (lower(name), id) order, served by the (domain_id, lower(name))
+     * index: a page costs the same on the first and the thousandth page. */
+    [Q_LIST_USERS_PAGE] = {Q_LIST_USERS_PAGE, "list_users_page",
+        "SELECT " PRINCIPAL_COLS("p", "d", "false") " FROM principals p "
+        "JOIN domains d ON d.id = p.domain_id "
+        "WHERE p.domain_id = $1 AND p.kind = 'user' AND starts_with(p.path, $2) "
+        "AND ($3::text IS NULL OR (lower(p.name), p.id) > ($3, $4)) "
+        "ORDER BY lower(p.name), p.id LIMIT $5::integer", 5, 1},
+    [Q_CREATE_SA] = {Q_CREATE_SA, "create_sa",
+        "WITH ins AS (INSERT INTO principals (id, domain_id, kind, name, enabled, path) "
+        "  SELECT $1, d.id, 'service_account', $3, $4, $5 FROM domains d WHERE d.id = $2 "
+        "  RETURNING *), "
+        "s AS (INSERT INTO service_accounts (principal_id, description, trust_policy, "
+        "  max_session_duration) SELECT id, $6, $7, $8::integer FROM ins RETURNING *), "
+        "t AS (INSERT INTO principal_tags (principal_id, position, key, value) "
+        "  SELECT ins.id, o.n, o.k, o.v FROM ins, "
+        "  unnest($9::text[], $10::text[]) WITH ORDINALITY AS o(k, v, n)), "
+        "a AS (" AUDIT_INSERT "SELECT domain_id, $11, $12, 'service_account.create', "
+        "  'service_account', id, $13 FROM ins) "
+        "SELECT " SA_COLS("ins", "s") " FROM ins JOIN s ON s.principal_id = ins.id "
+        "JOIN domains d ON d.id = ins.domain_id" SA_LAST_USE("ins"), 13, 0},
+    [Q_GET_SA] = {Q_GET_SA, "get_sa",
+        "SELECT " SA_COLS("p", "s") " FROM principals p JOIN service_accounts s "
+        "ON s.principal_id = p.id JOIN domains d ON d.id = p.domain_id" SA_LAST_USE("p")
+        "WHERE p.id = $1 AND p.domain_id = $2", 2, 1},
+    [Q_FIND_SA] = {Q_FIND_SA, "find_sa",
+        "SELECT " SA_COLS("p", "s") " FROM principals p JOIN service_accounts s "
+        "ON s.principal_id = p.id JOIN domains d ON d.id = p.domain_id" SA_LAST_USE("p")
+        "WHERE p.domain_id = $1 AND lower(p.name) = lower($2)", 2, 1},
+    [Q_LIST_SA_PAGE] = {Q_LIST_SA_PAGE, "list_sa_page",
+        "SELECT " SA_COLS("p", "s") " FROM principals p JOIN service_accounts s "
+        "ON s.principal_id = p.id JOIN domains d ON d.id = p.domain_id" SA_LAST_USE("p")
+        "WHERE p.domain_id = $1 AND starts_with(p.path, $2) "
+        "AND ($3::text IS NULL OR (lower(p.name), p.id) > ($3, $4)) "
+        "ORDER BY lower(p.name), p.id LIMIT $5::integer", 5, 1},
+    [Q_UPDATE_SA] = {Q_UPDATE_SA, "update_sa",
+        "WITH p AS (UPDATE principals SET enabled = COALESCE($3::bool, enabled) "
+        "  WHERE id = $2 AND domain_id = $1 AND kind = 'service_account' RETURNING *), "
+        "s AS (UPDATE service_accounts SET description = COALESCE($4::text, description) "
+        "  WHERE principal_id = (SELECT id FROM p) RETURNING *), "
+        "a AS (" AUDIT_INSERT "SELECT domain_id, $5, $6, 'service_account.update', "
+        "  'service_account', id, $7 FROM p) "
+        "SELECT " SA_COLS("p", "s") " FROM p JOIN s ON s.principal_id = p.id "
+        "JOIN domains d ON d.id = p.domain_id" SA_LAST_USE("p"), 7, 0},
+    /* AWS DeleteUser: refuses while keys exist. The row lock it takes is the one key creation
+     * takes to bump key_count, so a racing CreateAccessKey either wins or finds no user. */
+    [Q_DELETE_WITHOUT_KEYS] = {Q_DELETE_WITHOUT_KEYS, "delete_without_keys",
+        "WITH del AS (DELETE FROM principals WHERE id = $2 AND domain_id = $1 AND kind = $6 "
+        "  AND key_count = 0 RETURNING id, domain_id, kind), "
+        "a AS (" AUDIT_INSERT "SELECT domain_id, $3, $4, kind || '.delete', kind, id, $5 FROM del) "
+        "SELECT id FROM del", 6, 0},
+    /* Coalesced last use: one statement for every key used since the last flush; a use never
+     * moves last_used_at backwards (two replicas may flush in any order). */
+    [Q_RECORD_LAST_USE] = {Q_RECORD_LAST_USE, "record_last_use",
+        "UPDATE access_keys k SET last_used_at = to_timestamp(u.at / 1000000.0), "
+        "last_used_service = u.service, last_used_region = u.region "
+        "FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) AS u(ak, at, service, region) "
+        "WHERE k.access_key = u.ak "
+        "AND (k.last_used_at IS NULL OR k.last_used_at < to_timestamp(u.at / 1000000.0))", 4, 1},
 };
 
 osc_err osc_store_create(const struct osc_store_options *opt, osc_store **out)
@@ -251,6 +341,69 @@ static osc_err run(osc_store *st, enum q id, const char *const *values, const in
     return err;
 }
 
+/* Appends one double-quoted element to a PostgreSQL array literal (the literal travels as a
+ * parameter; quoting and escaping keep it well-formed whatever the value holds). */
+static int append_element(char **buf, size_t *len, size_t *cap, const char *value, int first)
+{
+    size_t need = 2 * strlen(value) + 4;
+
+    if (*len + need + 2 > *cap) {
+        size_t ncap = (*cap + need) * 2;
+        char *n = realloc(*buf, ncap);
+        if (!n)
+            return -1;
+        *buf = n;
+        *cap = ncap;
+    }
+    if (!first)
+        (*buf)[(*len)++] = ',';
+    (*buf)[(*len)++] = '"';
+    for (const char *p = value; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            (*buf)[(*len)++] = '\\';
+        (*buf)[(*len)++] = *p;
+    }
+    (*buf)[(*len)++] = '"';
+    return 0;
+}
+
+/* Builds the two array literals of a tag list (keys, values) for unnest(). */
+static osc_err tag_arrays(const struct osc_tag *tags, size_t n, char **keys, char **values)
+{
+    char *arr[2] = {NULL, NULL};
+    size_t len[2] = {1, 1}, cap[2] = {64, 64};
+    osc_err err = OSC_OK;
+
+    for (int a = 0; a < 2; a++) {
+        arr[a] = malloc(cap[a]);
+        if (!arr[a]) {
+            err = OSC_E_INTERNAL;
+            goto out;
+        }
+        arr[a][0] = '{';
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (append_element(&arr[0], &len[0], &cap[0], tags[i].key, i == 0) ||
+            append_element(&arr[1], &len[1], &cap[1], tags[i].value, i == 0)) {
+            err = OSC_E_INTERNAL;
+            goto out;
+        }
+    }
+    for (int a = 0; a < 2; a++) {
+        arr[a][len[a]++] = '}';
+        arr[a][len[a]] = '\0';
+    }
+out:
+    if (err) {
+        free(arr[0]);
+        free(arr[1]);
+    } else {
+        *keys = arr[0];
+        *values = arr[1];
+    }
+    return err;
+}
+
 static void copy_text(const PGresult *r, int row, int col, char *dst, size_t n)
 {
     snprintf(dst, n, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
@@ -284,6 +437,7 @@ static osc_err read_principal(const PGresult *r, int row, int base, struct osc_p
     p->password_epoch = (uint32_t)get_i64(r, row, base + 8);
     p->created_us = get_i64(r, row, base + 9);
     p->roles = (unsigned)get_i64(r, row, base + 10) & OSC_ROLE_ALL;
+    copy_text(r, row, base + 12, p->account_id, sizeof(p->account_id));
     if (!PQgetisnull(r, row, base + 11)) {
         p->password_hash = strdup(PQgetvalue(r, row, base + 11));
         if (!p->password_hash)
@@ -413,25 +567,29 @@ osc_err osc_store_each_principal(osc_store *st,
 }
 
 osc_err osc_store_create_user(osc_store *st, const struct osc_audit *a, const char *domain_id,
-                              const char *name, const char *password_hash, int enabled,
-                              struct osc_principal *out, enum osc_kind *holder_kind)
+                              const struct osc_new_user *u, struct osc_principal *out,
+                              enum osc_kind *holder_kind)
 {
     osc_err err = OSC_OK;
     struct pool_error perr = {0};
     PGresult *r = NULL;
     char id[OSC_ID_LEN + 1];
+    char *keys = NULL, *values = NULL;
 
     err = osc_crypto_new_id(id);
+    if (!err)
+        err = tag_arrays(u->tags, u->ntags, &keys, &values);
     if (err)
         goto out;
-    const char *v[] = {id,  domain_id,    name,         enabled ? "t" : "f", password_hash,
-                       a->actor_id, a->actor_kind, a->request_id};
+    const char *v[] = {id,          domain_id,     u->name,       u->enabled ? "t" : "f",
+                       u->password_hash, a->actor_id, a->actor_kind, a->request_id,
+                       u->path ? u->path : "/", keys, values};
     err = run(st, Q_CREATE_USER, v, NULL, NULL, &r, &perr);
     if (err == OSC_E_INTERNAL && strcmp(perr.sqlstate, "23505") == 0) {
         struct osc_principal holder;
         err = OSC_E_CONFLICT;
         *holder_kind = OSC_KIND_USER;
-        if (osc_store_find_principal(st, domain_id, NULL, name, 0, &holder) == OSC_OK)
+        if (osc_store_find_principal(st, domain_id, NULL, u->name, 0, &holder) == OSC_OK)
             *holder_kind = holder.kind;
         osc_principal_cleanup(&holder);
         goto out;
@@ -444,6 +602,8 @@ osc_err osc_store_create_user(osc_store *st, const struct osc_audit *a, const ch
     }
     err = read_principal(r, 0, 0, out);
 out:
+    free(keys);
+    free(values);
     PQclear(r);
     return err;
 }
@@ -863,4 +1023,334 @@ out:
     if (c)
         pool_release(st->pool, c);
     return err;
+}
+
+osc_err osc_store_get_signing_key(osc_store *st, const char *access_key,
+                                  struct osc_signing_key *out)
+{
+    struct pool_error perr = {0};
+    PGresult *r = NULL;
+    const char *v[] = {access_key};
+    unsigned char *sealed = NULL;
+    size_t len = 0;
+    osc_err err = run(st, Q_GET_SIGNING_KEY, v, NULL, NULL, &r, &perr);
+
+    if (err)
+        goto out;
+    if (PQntuples(r) != 1) {
+        err = OSC_E_NOT_FOUND;
+        goto out;
+    }
+    sealed = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 3), &len);
+    if (!sealed || len > sizeof(out->sealed)) {
+        err = OSC_E_INTERNAL;
+        goto out;
+    }
+    memset(out, 0, sizeof(*out));
+    snprintf(out->access_key, sizeof(out->access_key), "%s", access_key);
+    copy_text(r, 0, 0, out->owner_id, sizeof(out->owner_id));
+    copy_text(r, 0, 1, out->domain_id, sizeof(out->domain_id));
+    copy_text(r, 0, 2, out->kid, sizeof(out->kid));
+    memcpy(out->sealed, sealed, len);
+    out->sealed_len = len;
+    out->usable = get_bool(r, 0, 4);
+out:
+    if (sealed)
+        PQfreemem(sealed);
+    PQclear(r);
+    return err;
+}
+
+osc_err osc_store_record_last_use(osc_store *st, const struct osc_last_use *uses, size_t n)
+{
+    osc_err err = OSC_OK;
+    struct pool_error perr = {0};
+    PGresult *r = NULL;
+    char *arr[4] = {NULL, NULL, NULL, NULL};
+    size_t len[4] = {0, 0, 0, 0}, cap[4] = {0, 0, 0, 0};
+
+    if (n == 0)
+        return OSC_OK;
+    for (int a = 0; a < 4; a++) {
+        cap[a] = 64;
+        arr[a] = malloc(cap[a]);
+        if (!arr[a]) {
+            err = OSC_E_INTERNAL;
+            goto out;
+        }
+        arr[a][0] = '{';
+        len[a] = 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char at[24];
+        snprintf(at, sizeof(at), "%lld", (long long)uses[i].at_us);
+        if (append_element(&arr[0], &len[0], &cap[0], uses[i].access_key, i == 0) ||
+            append_element(&arr[1], &len[1], &cap[1], at, i == 0) ||
+            append_element(&arr[2], &len[2], &cap[2], uses[i].service, i == 0) ||
+            append_element(&arr[3], &len[3], &cap[3], uses[i].region, i == 0)) {
+            err = OSC_E_INTERNAL;
+            goto out;
+        }
+    }
+    for (int a = 0; a < 4; a++) {
+        arr[a][len[a]++] = '}';
+        arr[a][len[a]] = '\0';
+    }
+    {
+        const char *v[] = {arr[0], arr[1], arr[2], arr[3]};
+        err = run(st, Q_RECORD_LAST_USE, v, NULL, NULL, &r, &perr);
+    }
+out:
+    PQclear(r);
+    for (int a = 0; a < 4; a++)
+        free(arr[a]);
+    return err;
+}
+
+osc_err osc_store_list_tags(osc_store *st, const char *principal_id, struct osc_tag **out,
+                            size_t *n)
+{
+    struct pool_error perr = {0};
+    PGresult *r = NULL;
+    struct osc_tag *list = NULL;
+    const char *v[] = {principal_id};
+    osc_err err = run(st, Q_LIST_TAGS, v, NULL, NULL, &r, &perr);
+    int rows = 0;
+
+    if (err)
+        goto out;
+    rows = PQntuples(r);
+    if (rows > 0) {
+        list = calloc((size_t)rows, sizeof(*list));
+        if (!list) {
+            err = OSC_E_INTERNAL;
+            goto out;
+        }
+    }
+    for (int i = 0; i < rows; i++) {
+        copy_text(r, i, 0, list[i].key, sizeof(list[i].key));
+        copy_text(r, i, 1, list[i].value, sizeof(list[i].value));
+    }
+out:
+    PQclear(r);
+    if (err) {
+        free(list);
+    } else {
+        *out = list;
+        *n = (size_t)rows;
+    }
+    return err;
+}
+
+osc_err osc_store_list_users_page(osc_store *st, const char *domain_id, const char *path_prefix,
+                                  const char *after_lower_name, const char *after_id, int limit,
+                                  struct osc_principal **out, size_t *n)
+{
+    struct pool_error perr = {0};
+    PGresult *r = NULL;
+    struct osc_principal *list = NULL;
+    char lim[16];
+    int rows = 0;
+    osc_err err;
+
+    snprintf(lim, sizeof(lim), "%d", limit);
+    const char *v[] = {domain_id, path_prefix, after_lower_name, after_id, lim};
+    err = run(st, Q_LIST_USERS_PAGE, v, NULL, NULL, &r, &perr);
+    if (err)
+        goto out;
+    rows = PQntuples(r);
+    if (rows > 0) {
+        list = calloc((size_t)rows, sizeof(*list));
+        if (!list) {
+            err = OSC_E_INTERNAL;
+            goto out;
+        }
+    }
+    for (int i = 0; i < rows && !err; i++)
+        err = read_principal(r, i, 0, &list[i]);
+out:
+    PQclear(r);
+    if (err) {
+        for (int i = 0; list && i < rows; i++)
+            osc_principal_cleanup(&list[i]);
+        free(list);
+    } else {
+        *out = list;
+        *n = (size_t)rows;
+    }
+    return err;
+}
+
+osc_err osc_store_delete_without_keys(osc_store *st, const struct osc_audit *a,
+                                      const char *domain_id, const char *id, enum osc_kind kind)
+{
+    osc_err err;
+    const char *v[] = {domain_id, id, a->actor_id, a->actor_kind, a->request_id, kind_name(kind)};
+    struct osc_principal p = {0};
+
+    err = change(st, Q_DELETE_WITHOUT_KEYS, v);
+    if (err != OSC_E_NOT_FOUND)
+        return err;
+    /* Nothing deleted: the principal is gone, or still holds keys. */
+    err = osc_store_get_principal(st, id, domain_id, 0, &p);
+    if (!err)
+        err = p.kind == kind ? OSC_E_DELETE_CONFLICT : OSC_E_NOT_FOUND;
+    osc_principal_cleanup(&p);
+    return err;
+}
+
+static osc_err read_service_account(const PGresult *r, int row, struct osc_service_account *sa)
+{
+    osc_err err;
+
+    memset(sa, 0, sizeof(*sa));
+    err = read_principal(r, row, 0, &sa->p);
+    if (err)
+        return err;
+    copy_text(r, row, 13, sa->description, sizeof(sa->description));
+    if (!PQgetisnull(r, row, 14)) {
+        sa->trust_policy = strdup(PQgetvalue(r, row, 14));
+        if (!sa->trust_policy)
+            return OSC_E_INTERNAL;
+    }
+    sa->max_session_duration = (int)get_i64(r, row, 15);
+    sa->last_used_us = get_i64(r, row, 16);
+    copy_text(r, row, 17, sa->last_used_region, sizeof(sa->last_used_region));
+    return OSC_OK;
+}
+
+static osc_err one_service_account(osc_store *st, enum q id, const char *const *v,
+                                   struct osc_service_account *out)
+{
+    struct pool_error perr = {0};
+    PGresult *r = NULL;
+    osc_err err = run(st, id, v, NULL, NULL, &r, &perr);
+
+    if (!err && PQntuples(r) != 1)
+        err = OSC_E_NOT_FOUND;
+    if (!err)
+        err = read_service_account(r, 0, out);
+    if (err)
+        osc_service_account_cleanup(out);
+    PQclear(r);
+    return err;
+}
+
+osc_err osc_store_create_service_account(osc_store *st, const struct osc_audit *a,
+                                         const char *domain_id, const struct osc_new_sa *n,
+                                         struct osc_service_account *out,
+                                         enum osc_kind *holder_kind)
+{
+    osc_err err = OSC_OK;
+    struct pool_error perr = {0};
+    PGresult *r = NULL;
+    char id[OSC_ID_LEN + 1], msd[16];
+    char *keys = NULL, *values = NULL;
+
+    memset(out, 0, sizeof(*out));
+    err = osc_crypto_new_id(id);
+    if (!err)
+        err = tag_arrays(n->tags, n->ntags, &keys, &values);
+    if (err)
+        goto out;
+    snprintf(msd, sizeof(msd), "%d", n->max_session_duration);
+    const char *v[] = {id,
+                       domain_id,
+                       n->name,
+                       n->enabled ? "t" : "f",
+                       n->path ? n->path : "/",
+                       n->description ? n->description : "",
+                       n->trust_policy,
+                       msd,
+                       keys,
+                       values,
+                       a->actor_id,
+                       a->actor_kind,
+                       a->request_id};
+    err = run(st, Q_CREATE_SA, v, NULL, NULL, &r, &perr);
+    if (err == OSC_E_INTERNAL && strcmp(perr.sqlstate, "23505") == 0) {
+        struct osc_principal holder;
+        err = OSC_E_CONFLICT;
+        *holder_kind = OSC_KIND_USER;
+        if (osc_store_find_principal(st, domain_id, NULL, n->name, 0, &holder) == OSC_OK)
+            *holder_kind = holder.kind;
+        osc_principal_cleanup(&holder);
+        goto out;
+    }
+    if (!err && PQntuples(r) != 1)
+        err = OSC_E_NOT_FOUND;
+    if (!err)
+        err = read_service_account(r, 0, out);
+out:
+    if (err)
+        osc_service_account_cleanup(out);
+    free(keys);
+    free(values);
+    PQclear(r);
+    return err;
+}
+
+osc_err osc_store_get_service_account(osc_store *st, const char *domain_id, const char *id,
+                                      struct osc_service_account *out)
+{
+    const char *v[] = {id, domain_id};
+    return one_service_account(st, Q_GET_SA, v, out);
+}
+
+osc_err osc_store_find_service_account(osc_store *st, const char *domain_id, const char *name,
+                                       struct osc_service_account *out)
+{
+    const char *v[] = {domain_id, name};
+    return one_service_account(st, Q_FIND_SA, v, out);
+}
+
+osc_err osc_store_list_service_accounts(osc_store *st, const char *domain_id,
+                                        const char *path_prefix, const char *after_lower_name,
+                                        const char *after_id, int limit,
+                                        struct osc_service_account **out, size_t *n)
+{
+    struct pool_error perr = {0};
+    PGresult *r = NULL;
+    struct osc_service_account *list = NULL;
+    char lim[16];
+    int rows = 0;
+    osc_err err;
+
+    snprintf(lim, sizeof(lim), "%d", limit);
+    const char *v[] = {domain_id, path_prefix, after_lower_name, after_id, lim};
+    err = run(st, Q_LIST_SA_PAGE, v, NULL, NULL, &r, &perr);
+    if (err)
+        goto out;
+    rows = PQntuples(r);
+    if (rows > 0) {
+        list = calloc((size_t)rows, sizeof(*list));
+        if (!list) {
+            err = OSC_E_INTERNAL;
+            goto out;
+        }
+    }
+    for (int i = 0; i < rows && !err; i++)
+        err = read_service_account(r, i, &list[i]);
+out:
+    PQclear(r);
+    if (err) {
+        for (int i = 0; list && i < rows; i++)
+            osc_service_account_cleanup(&list[i]);
+        free(list);
+    } else {
+        *out = list;
+        *n = (size_t)rows;
+    }
+    return err;
+}
+
+osc_err osc_store_update_service_account(osc_store *st, const struct osc_audit *a,
+                                         const char *domain_id, const char *id, int enabled,
+                                         const char *description,
+                                         struct osc_service_account *out)
+{
+    const char *v[] = {domain_id,   id,          enabled < 0 ? NULL : (enabled ? "t" : "f"),
+                       description, a->actor_id, a->actor_kind,
+                       a->request_id};
+    return one_service_account(st, Q_UPDATE_SA, v, out);
 }

@@ -1,0 +1,97 @@
+/* A small XML writer for the AWS Query responses: elements and escaped text, no comments (the AWS
+ * SDK for JavaScript silently returns an empty result when a document holds one). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xml.h"
+
+void osc_xml_init(struct osc_xml *x)
+{
+    memset(x, 0, sizeof(*x));
+}
+
+void osc_xml_cleanup(struct osc_xml *x)
+{
+    free(x->p);
+    memset(x, 0, sizeof(*x));
+}
+
+static void add(struct osc_xml *x, const char *s, size_t n)
+{
+    if (x->failed)
+        return;
+    if (x->len + n + 1 > x->cap) {
+        size_t cap = (x->cap + n + 1) * 2;
+        char *p = realloc(x->p, cap);
+        if (!p) {
+            x->failed = 1;
+            return;
+        }
+        x->p = p;
+        x->cap = cap;
+    }
+    memcpy(x->p + x->len, s, n);
+    x->len += n;
+    x->p[x->len] = '\0';
+}
+
+void osc_xml_raw(struct osc_xml *x, const char *s)
+{
+    add(x, s, strlen(s));
+}
+
+void osc_xml_open(struct osc_xml *x, const char *tag)
+{
+    add(x, "<", 1);
+    osc_xml_raw(x, tag);
+    add(x, ">", 1);
+}
+
+void osc_xml_close(struct osc_xml *x, const char *tag)
+{
+    add(x, "</", 2);
+    osc_xml_raw(x, tag);
+    add(x, ">", 1);
+}
+
+void osc_xml_empty(struct osc_xml *x, const char *tag)
+{
+    add(x, "<", 1);
+    osc_xml_raw(x, tag);
+    add(x, "/>", 2);
+}
+
+void osc_xml_escaped(struct osc_xml *x, const char *s)
+{
+    for (const char *p = s; *p; p++) {
+        switch (*p) {
+        case '<': osc_xml_raw(x, "&lt;"); break;
+        case '>': osc_xml_raw(x, "&gt;"); break;
+        case '&': osc_xml_raw(x, "&amp;"); break;
+        case '"': osc_xml_raw(x, "&quot;"); break;
+        case '\'': osc_xml_raw(x, "&apos;"); break;
+        case '\r': osc_xml_raw(x, "&#13;"); break;
+        default: add(x, p, 1); break;
+        }
+    }
+}
+
+void osc_xml_text(struct osc_xml *x, const char *tag, const char *value)
+{
+    osc_xml_open(x, tag);
+    osc_xml_escaped(x, value);
+    osc_xml_close(x, tag);
+}
+
+void osc_xml_textf(struct osc_xml *x, const char *tag, const char *fmt, ...)
+{
+    char buf[64];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    osc_xml_text(x, tag, buf);
+}
