@@ -20,6 +20,7 @@
 #include "oscred_build.h"
 
 #define CACHE_LOAD_ATTEMPTS 60
+#define ROTATE_BATCH 500
 
 static const char USAGE[] =
     "usage: oscred COMMAND\n"
@@ -32,6 +33,7 @@ static const char USAGE[] =
     "  migrate      apply pending database migrations (safe to run from several replicas)\n"
     "  bootstrap    create a domain and its first administrator (idempotent)\n"
     "  keygen       print a new key ring (JSON) for OSCRED_KEYS_FILE\n"
+    "  rotate-secrets  re-encrypt stored secret keys under the key ring's primary key (online)\n"
     "  version      print the version\n"
     "  healthcheck  exit 0 if the local service answers /healthz (for container images)\n"
     "\n"
@@ -184,6 +186,47 @@ out:
     return rc;
 }
 
+static osc_err load_keys(const char *path);
+
+static int cmd_rotate_secrets(void)
+{
+    struct osc_config cfg;
+    char why[256];
+    osc_store *st = NULL;
+    struct osc_app app = {0};
+    size_t resealed = 0;
+    int rc = 1;
+    osc_err err;
+
+    if (osc_config_load(OSC_NEED_DATABASE | OSC_NEED_KEYS, &cfg, why, sizeof(why)))
+        return fail_config(why);
+    osc_log_set_level(cfg.log_level);
+    if (load_keys(cfg.keys_file)) {
+        fprintf(stderr, "oscred: OSCRED_KEYS_FILE: cannot use %s (see the log line above)\n",
+                cfg.keys_file);
+        osc_config_cleanup(&cfg);
+        return 2;
+    }
+    err = open_store(&cfg, &st);
+    app.cfg = &cfg;
+    app.store = st;
+    if (!err)
+        err = osc_admin_rotate_secrets(&app, ROTATE_BATCH, &resealed);
+    printf("re-sealed %zu secret key(s) under the primary key\n", resealed);
+    if (err == OSC_E_NOT_FOUND)
+        fprintf(stderr, "oscred: some keys are sealed under a key the ring no longer holds (see "
+                        "the log lines above); add that key back to the ring and run again\n");
+    else if (err)
+        fprintf(stderr, "oscred: rotation stopped: %s; it is safe to run again\n",
+                osc_err_name(err));
+    else
+        rc = 0;
+    osc_store_destroy(st);
+    osc_keyring_install(NULL);
+    osc_config_cleanup(&cfg);
+    return rc;
+}
+
 static osc_err load_keys(const char *path)
 {
     char why[256];
@@ -330,6 +373,11 @@ static const struct command COMMANDS[] = {
     {"keygen", cmd_keygen,
      "usage: oscred keygen\n\nPrints a new key ring with one random key to stdout:\n"
      "  {\"primary\": \"<kid>\", \"keys\": {\"<kid>\": \"<base64 of 32 bytes>\"}}\n"},
+    {"rotate-secrets", cmd_rotate_secrets,
+     "usage: oscred rotate-secrets\n\nRe-encrypts every stored secret key under the primary key of "
+     "the key ring,\nin batches, while the service runs. Safe to interrupt and run again.\n\n"
+     "  OSCRED_DATABASE_URL  libpq connection string or URI (required)\n"
+     "  OSCRED_KEYS_FILE     the key ring, holding the new primary and the old keys (required)\n"},
     {"version", cmd_version, "usage: oscred version\n"},
     {"healthcheck", cmd_healthcheck,
      "usage: oscred healthcheck\n\nExits 0 if GET /healthz on OSCRED_LISTEN answers 200.\n"},

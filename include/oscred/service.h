@@ -192,6 +192,10 @@ osc_err osc_cred_delete(struct osc_app *app, struct osc_ctx *ctx, const char *ac
 osc_err osc_app_load_cache(struct osc_app *app);
 /* Applies one change notification of another replica ("p:<id>", "t:<id>:<expiry>"). */
 void osc_app_apply_notification(struct osc_app *app, const char *payload);
+/* Re-seals every stored secret key under the key ring's primary key, batch by batch, online.
+ * *resealed counts them; a key sealed under a kid the ring no longer holds is reported and
+ * skipped (OSC_E_NOT_FOUND at the end if there was any). */
+osc_err osc_admin_rotate_secrets(struct osc_app *app, int batch, size_t *resealed);
 /* Creates the bootstrap domain and admin (idempotent). */
 osc_err osc_admin_bootstrap(struct osc_app *app, const char *domain, const char *user,
                             const char *password, struct osc_principal *out, int *created_domain,

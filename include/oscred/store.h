@@ -192,6 +192,22 @@ struct osc_last_use {
 /* Records the last use of n keys in one statement (never moving a last use backwards). */
 osc_err osc_store_record_last_use(osc_store *st, const struct osc_last_use *uses, size_t n);
 
+/* --- key rotation --- */
+
+struct osc_sealed_key {
+    char access_key[OSC_AK_LEN + 1];
+    char kid[33];
+    unsigned char sealed[128];
+    size_t sealed_len;
+};
+
+/* Up to limit keys whose secret is sealed under a kid other than primary_kid. *out malloc'd. */
+osc_err osc_store_keys_to_reseal(osc_store *st, const char *primary_kid, int limit,
+                                 struct osc_sealed_key **out, size_t *n);
+/* Replaces a key's sealed secret, only if it is still sealed under old_kid (else a no-op). */
+osc_err osc_store_reseal(osc_store *st, const char *access_key, const char *old_kid,
+                         const char *new_kid, const unsigned char *sealed, size_t sealedlen);
+
 /* --- tokens --- */
 
 /* Records a revoked token id until it would have expired. Idempotent. */

@@ -42,6 +42,8 @@ enum q {
     Q_LIST_TAGS,
     Q_LIST_USERS_PAGE,
     Q_DELETE_WITHOUT_KEYS,
+    Q_KEYS_TO_RESEAL,
+    Q_RESEAL,
     Q_CREATE_SA,
     Q_GET_SA,
     Q_FIND_SA,
@@ -209,6 +211,13 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
         "WHERE p.domain_id = $1 AND p.kind = 'user' AND starts_with(p.path, $2) "
         "AND ($3::text IS NULL OR (lower(p.name), p.id) > ($3, $4)) "
         "ORDER BY lower(p.name), p.id LIMIT $5::integer", 5, 1},
+    /* Key rotation: secrets sealed under any kid but the primary, a batch at a time. */
+    [Q_KEYS_TO_RESEAL] = {Q_KEYS_TO_RESEAL, "keys_to_reseal",
+        "SELECT access_key, kid, sealed FROM access_keys WHERE kid <> $1 "
+        "ORDER BY access_key LIMIT $2::integer", 2, 1},
+    /* Only if nobody re-sealed or deleted it meanwhile: a concurrent rotation is harmless. */
+    [Q_RESEAL] = {Q_RESEAL, "reseal",
+        "UPDATE access_keys SET kid = $3, sealed = $4 WHERE access_key = $1 AND kid = $2", 4, 1},
     [Q_CREATE_SA] = {Q_CREATE_SA, "create_sa",
         "WITH ins AS (INSERT INTO principals (id, domain_id, kind, name, enabled, path) "
         "  SELECT $1, d.id, 'service_account', $3, $4, $5 FROM domains d WHERE d.id = $2 "
@@ -1353,4 +1362,66 @@ osc_err osc_store_update_service_account(osc_store *st, const struct osc_audit *
                        description, a->actor_id, a->actor_kind,
                        a->request_id};
     return one_service_account(st, Q_UPDATE_SA, v, out);
+}
+
+osc_err osc_store_keys_to_reseal(osc_store *st, const char *primary_kid, int limit,
+                                 struct osc_sealed_key **out, size_t *n)
+{
+    struct pool_error perr = {0};
+    PGresult *r = NULL;
+    struct osc_sealed_key *list = NULL;
+    char lim[16];
+    int rows = 0;
+    osc_err err;
+
+    snprintf(lim, sizeof(lim), "%d", limit);
+    const char *v[] = {primary_kid, lim};
+    err = run(st, Q_KEYS_TO_RESEAL, v, NULL, NULL, &r, &perr);
+    if (err)
+        goto out;
+    rows = PQntuples(r);
+    if (rows > 0) {
+        list = calloc((size_t)rows, sizeof(*list));
+        if (!list) {
+            err = OSC_E_INTERNAL;
+            goto out;
+        }
+    }
+    for (int i = 0; i < rows && !err; i++) {
+        size_t len = 0;
+        unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 2), &len);
+        if (!raw || len > sizeof(list[i].sealed)) {
+            err = OSC_E_INTERNAL;
+        } else {
+            copy_text(r, i, 0, list[i].access_key, sizeof(list[i].access_key));
+            copy_text(r, i, 1, list[i].kid, sizeof(list[i].kid));
+            memcpy(list[i].sealed, raw, len);
+            list[i].sealed_len = len;
+        }
+        if (raw)
+            PQfreemem(raw);
+    }
+out:
+    PQclear(r);
+    if (err) {
+        free(list);
+    } else {
+        *out = list;
+        *n = (size_t)rows;
+    }
+    return err;
+}
+
+osc_err osc_store_reseal(osc_store *st, const char *access_key, const char *old_kid,
+                         const char *new_kid, const unsigned char *sealed, size_t sealedlen)
+{
+    struct pool_error perr = {0};
+    PGresult *r = NULL;
+    const char *v[] = {access_key, old_kid, new_kid, (const char *)sealed};
+    int len[] = {0, 0, 0, (int)sealedlen};
+    int fmt[] = {0, 0, 0, 1};
+    osc_err err = run(st, Q_RESEAL, v, len, fmt, &r, &perr);
+
+    PQclear(r);
+    return err;
 }
