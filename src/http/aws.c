@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "http.h"
+#include "oscred/metrics.h"
 #include "oscred/sigv4.h"
 #include "oscred/validate.h"
 #include "xml.h"
@@ -1097,6 +1098,7 @@ static osc_err sigv4_error(struct osc_ctx *ctx, enum osc_sigv4_result r, const c
 {
     osc_err err;
 
+    osc_metrics_auth_failure(osc_sigv4_result_name(r));
     switch (r) {
     case OSC_SIGV4_MISSING: err = OSC_E_MISSING_AUTH; break;
     case OSC_SIGV4_INCOMPLETE: err = OSC_E_INCOMPLETE_SIGNATURE; break;
@@ -1136,6 +1138,7 @@ static osc_err authenticate(struct osc_app *app, struct osc_ctx *ctx, struct osc
               ? osc_signing_key_get(app, ctx, a.access_key, &key, &secret)
               : OSC_E_UNAUTHENTICATED;
     if (err == OSC_E_UNAUTHENTICATED) {
+        osc_metrics_auth_failure("sigv4_unknown_key");
         aws_fail(ctx, err, "The security token included in the request is invalid.");
         goto out;
     }

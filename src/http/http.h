@@ -98,6 +98,8 @@ json_t *osc_json_time_us(int64_t us);
 
 /* The ulfius callback that serves every request (router.c). */
 int osc_router_callback(const struct _u_request *u, struct _u_response *resp, void *user_data);
+/* How many requests are being handled right now. */
+int osc_router_in_flight(void);
 
 /* --- handlers, one file per noun --- */
 osc_err osc_h_versions(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);

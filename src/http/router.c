@@ -2,6 +2,7 @@
  * the raw URI (ulfius would merge the query into path parameters and decode %2F before matching),
  * then authentication, the handler, error rendering, and the access log line. */
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +199,7 @@ static osc_err authenticate_signed(struct osc_app *app, struct osc_ctx *ctx, str
         err = OSC_E_BAD_SIGNATURE;
 out:
     if (err == OSC_E_BAD_SIGNATURE) {
+        osc_metrics_auth_failure("sdk_hmac_refused");
         ctx->msg[0] = '\0';
         osc_ctx_fail(ctx, err, MSG_BAD_AKSK);
     }
@@ -215,10 +217,17 @@ static osc_err authenticate(struct osc_app *app, struct osc_ctx *ctx, struct osc
     if (count == 0 && nauth > 0 && strncmp(authz, OSC_SDKHMAC_ALGORITHM " ", 16) == 0)
         return authenticate_signed(app, ctx, r);
 
-    if (count != 1 || !token[0] || strchr(token, ','))
+    osc_err err;
+
+    if (count != 1 || !token[0] || strchr(token, ',')) {
+        osc_metrics_auth_failure(count == 0 ? "token_missing" : "token_malformed");
         return osc_ctx_fail(ctx, OSC_E_UNAUTHENTICATED,
                             "The request you have made requires authentication.");
-    return osc_tokens_authenticate(app, ctx, token);
+    }
+    err = osc_tokens_authenticate(app, ctx, token);
+    if (err == OSC_E_UNAUTHENTICATED)
+        osc_metrics_auth_failure("token_invalid");
+    return err;
 }
 
 static void remote_address(const struct _u_request *u, char *out, size_t n)
@@ -232,6 +241,15 @@ static void remote_address(const struct _u_request *u, char *out, size_t n)
         const unsigned char *a = (const unsigned char *)&in->sin_addr;
         snprintf(out, n, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
     }
+}
+
+/* Requests being handled right now, so shutdown can wait for them and not for idle keep-alive
+ * connections. */
+static _Atomic int in_flight;
+
+int osc_router_in_flight(void)
+{
+    return atomic_load(&in_flight);
 }
 
 static int dispatch(const struct _u_request *u, struct _u_response *resp, void *user_data)
@@ -330,5 +348,10 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
 
 int osc_router_callback(const struct _u_request *u, struct _u_response *resp, void *user_data)
 {
-    return dispatch(u, resp, user_data);
+    int rc;
+
+    atomic_fetch_add(&in_flight, 1);
+    rc = dispatch(u, resp, user_data);
+    atomic_fetch_sub(&in_flight, 1);
+    return rc;
 }

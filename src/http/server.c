@@ -107,16 +107,14 @@ void osc_http_stop(osc_http *h, int grace_s)
 {
     if (!h)
         return;
-    /* Stop accepting, then let connections with a request in flight finish. MHD has no "wait for
-     * idle" call, so poll the connection count until it drops or the grace period ends. */
+    /* Stop accepting, then let requests in flight finish (idle keep-alive connections are not
+     * waited for: MHD_stop_daemon closes them). A request whose body is still arriving is not
+     * counted yet; a short settle covers the one that just completed its upload. */
     MHD_quiesce_daemon(h->inst.mhd_daemon);
-    for (int waited_ms = 0; waited_ms < grace_s * 1000; waited_ms += 50) {
-        const union MHD_DaemonInfo *info =
-            MHD_get_daemon_info(h->inst.mhd_daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-        if (!info || info->num_connections == 0)
-            break;
-        usleep(50 * 1000);
-    }
+    usleep(100 * 1000);
+    for (int waited_ms = 0; waited_ms < grace_s * 1000 && osc_router_in_flight() > 0;
+         waited_ms += 20)
+        usleep(20 * 1000);
     ulfius_stop_framework(&h->inst);
     ulfius_clean_instance(&h->inst);
     free(h);
