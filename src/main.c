@@ -237,8 +237,7 @@ static osc_err load_keys(const char *path)
         osc_log(OSC_LOG_ERROR, "keyring.invalid", "file", path, "detail", why, NULL);
         return err;
     }
-    osc_log(OSC_LOG_INFO, "keyring.loaded", "file", path, "primary", osc_keyring_primary(kr),
-            NULL);
+    osc_log(OSC_LOG_INFO, "keyring.loaded", "file", path, "primary", osc_keyring_primary(kr), NULL);
     osc_keyring_install(kr);
     return OSC_OK;
 }
@@ -348,13 +347,15 @@ static const struct command COMMANDS[] = {
     {"serve", cmd_serve,
      "usage: oscred serve\n\nRuns the HTTP service.\n\n"
      "  OSCRED_DATABASE_URL       libpq connection string or URI (required)\n"
-     "  OSCRED_KEYS_FILE          key ring file from `oscred keygen` (required); SIGHUP reloads it\n"
+     "  OSCRED_KEYS_FILE          key ring file from `oscred keygen` (required); SIGHUP reloads "
+     "it\n"
      "  OSCRED_LISTEN             host:port to bind (127.0.0.1:8080)\n"
      "  OSCRED_PUBLIC_URL         base URL advertised in version discovery (from Host)\n"
      "  OSCRED_TOKEN_TTL          token lifetime in seconds (86400)\n"
      "  OSCRED_DATABASE_TIMEOUT   seconds before a request waiting on the database gets 503 (2)\n"
      "  OSCRED_DATABASE_POOL_SIZE database connections (8)\n"
-     "  OSCRED_DATABASE_PREPARED  on|off: named prepared statements (on; off for pgbouncer < 1.21)\n"
+     "  OSCRED_DATABASE_PREPARED  on|off: named prepared statements (on; off for pgbouncer < "
+     "1.21)\n"
      "  OSCRED_WORKER_THREADS     HTTP worker threads (number of CPUs)\n"
      "  OSCRED_PASSWORD_ITERATIONS PBKDF2 iterations for new password hashes (600000)\n"
      "  OSCRED_SHUTDOWN_GRACE     seconds in-flight requests get after SIGTERM (20)\n"

@@ -14,8 +14,8 @@
 #define MAX_SERIES 512
 #define MAX_REASONS 32
 
-static const double BUCKETS[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                 1, 2.5};
+static const double BUCKETS[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                 0.05,   0.1,   0.25,   0.5,   1,    2.5};
 #define NBUCKETS (sizeof(BUCKETS) / sizeof(BUCKETS[0]))
 
 struct series {

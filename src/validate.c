@@ -5,8 +5,8 @@
 
 static int is_name_char(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '+' || c == '=' || c == ',' || c == '.' || c == '@' || c == '-';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '+' || c == '=' || c == ',' || c == '.' || c == '@' || c == '-';
 }
 
 int osc_valid_name(const char *s)

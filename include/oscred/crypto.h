@@ -61,8 +61,8 @@ osc_err osc_crypto_hkdf(const unsigned char *ikm, size_t ikmlen, const unsigned 
  * osc_crypto_open: plaintext into a new osc_secret (NUL-terminated one byte past n);
  * OSC_E_INTERNAL if authentication fails (wrong key, wrong aad, tampered). */
 #define OSC_SEAL_OVERHEAD 28
-osc_err osc_crypto_seal(const unsigned char key[32], const void *aad, size_t aadlen,
-                        const void *pt, size_t ptlen, unsigned char **out, size_t *outlen);
+osc_err osc_crypto_seal(const unsigned char key[32], const void *aad, size_t aadlen, const void *pt,
+                        size_t ptlen, unsigned char **out, size_t *outlen);
 osc_err osc_crypto_open(const unsigned char key[32], const void *aad, size_t aadlen,
                         const unsigned char *sealed, size_t sealedlen, struct osc_secret **out);
 
@@ -74,13 +74,12 @@ osc_err osc_crypto_open(const unsigned char key[32], const void *aad, size_t aad
 osc_err osc_crypto_password_hash(const char *password, unsigned iterations, char **out);
 osc_err osc_crypto_password_verify(const char *password, const char *stored);
 
-/* Standard base64 (with padding) and base64url (no padding) helpers. Encoders write a NUL-terminated
- * string into a malloc'd *out. Decoders reject invalid input with OSC_E_INVALID and write a
- * malloc'd buffer into *out with its length in *outlen. */
+/* Standard base64 (with padding) and base64url (no padding) helpers. Encoders write a
+ * NUL-terminated string into a malloc'd *out. Decoders reject invalid input with OSC_E_INVALID and
+ * write a malloc'd buffer into *out with its length in *outlen. */
 osc_err osc_crypto_b64_encode(const unsigned char *in, size_t n, char **out);
 osc_err osc_crypto_b64_decode(const char *in, unsigned char **out, size_t *outlen);
 osc_err osc_crypto_b64url_encode(const unsigned char *in, size_t n, char **out);
-osc_err osc_crypto_b64url_decode(const char *in, size_t inlen, unsigned char **out,
-                                 size_t *outlen);
+osc_err osc_crypto_b64url_decode(const char *in, size_t inlen, unsigned char **out, size_t *outlen);
 
 #endif

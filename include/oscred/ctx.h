@@ -26,8 +26,8 @@ struct osc_caller {
     enum osc_kind kind;
     unsigned roles; /* effective for this request: none for unscoped tokens */
     enum osc_auth_method method;
-    struct osc_token token;             /* when method == OSC_AUTH_TOKEN */
-    char access_key[OSC_AK_LEN + 1];    /* when signed */
+    struct osc_token token;          /* when method == OSC_AUTH_TOKEN */
+    char access_key[OSC_AK_LEN + 1]; /* when signed */
 };
 
 struct osc_ctx {
@@ -45,7 +45,8 @@ void osc_ctx_init(struct osc_ctx *ctx);
 osc_err osc_ctx_fail(struct osc_ctx *ctx, osc_err err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Records an internal cause for the log line. */
-void osc_ctx_detail(struct osc_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void osc_ctx_detail(struct osc_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Current Unix time in microseconds (CLOCK_REALTIME). */
 int64_t osc_now_us(void);

@@ -47,8 +47,8 @@ const unsigned char *osc_keyring_seal_key(const osc_keyring *kr, const char *kid
 /* Seals a secret access key under the primary's sealing subkey with AAD = access_key "|" kid.
  * kid_out receives the primary kid (size >= OSC_KID_MAX + 1); *sealed is malloc'd. */
 osc_err osc_keyring_seal_secret(const osc_keyring *kr, const char *access_key,
-                                const struct osc_secret *sk, char *kid_out,
-                                unsigned char **sealed, size_t *sealedlen);
+                                const struct osc_secret *sk, char *kid_out, unsigned char **sealed,
+                                size_t *sealedlen);
 /* Opens a sealed secret recorded under kid. OSC_E_NOT_FOUND if kid is not in the ring,
  * OSC_E_INTERNAL if authentication fails. *out is a new secret (caller destroys). */
 osc_err osc_keyring_open_secret(const osc_keyring *kr, const char *access_key, const char *kid,

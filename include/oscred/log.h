@@ -22,8 +22,8 @@ struct osc_access_entry {
     const char *caller_id;      /* may be NULL */
     const char *principal_kind; /* may be NULL */
     const char *remote;
-    const char *error;          /* error name, NULL on success */
-    const char *detail;         /* internal cause, may be NULL */
+    const char *error;  /* error name, NULL on success */
+    const char *detail; /* internal cause, may be NULL */
 };
 /* The per-request access line (level info; debug for probes when quiet is set). */
 void osc_log_access(const struct osc_access_entry *e, int quiet);

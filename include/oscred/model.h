@@ -10,8 +10,8 @@
 
 #define OSC_NAME_MAX 64
 #define OSC_PATH_MAX 512
-#define OSC_CRED_DESC_MAX 255   /* characters */
-#define OSC_DESC_BUF 1024       /* bytes: 255 UTF-8 characters fit */
+#define OSC_CRED_DESC_MAX 255 /* characters */
+#define OSC_DESC_BUF 1024     /* bytes: 255 UTF-8 characters fit */
 
 enum osc_kind {
     OSC_KIND_USER = 0,
@@ -60,8 +60,8 @@ struct osc_tag {
     char value[257 * 4]; /* 256 characters of UTF-8 */
 };
 
-#define OSC_SA_DESC_MAX 1000            /* characters */
-#define OSC_TRUST_POLICY_MAX 131072     /* characters */
+#define OSC_SA_DESC_MAX 1000        /* characters */
+#define OSC_TRUST_POLICY_MAX 131072 /* characters */
 
 /* A service account: a principal with keys only (AWS: a role). */
 struct osc_service_account {

@@ -1,7 +1,8 @@
 /* In-memory state that authentication must know without a database round trip: each principal's
  * enabled flag, roles, names and password epoch, and the set of revoked token ids. Loaded in full
  * at start-up and after every reconnect of the notification listener; kept current by this
- * process's own changes and by other replicas' notifications. Thread-safe (readers share a lock). */
+ * process's own changes and by other replicas' notifications. Thread-safe (readers share a lock).
+ */
 #ifndef OSC_PCACHE_H
 #define OSC_PCACHE_H
 

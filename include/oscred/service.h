@@ -28,8 +28,8 @@ struct osc_app {
 /* Starts the flusher thread (one write a second for every key used in that second). */
 osc_err osc_lastuse_create(osc_store *st, osc_lastuse **out);
 /* Records a use in memory; thread-safe and never waits on the database. */
-void osc_lastuse_record(osc_lastuse *lu, const char *access_key, int64_t at_us,
-                        const char *service, const char *region);
+void osc_lastuse_record(osc_lastuse *lu, const char *access_key, int64_t at_us, const char *service,
+                        const char *region);
 /* Flushes what is pending, stops the thread, frees. NULL is a no-op. */
 void osc_lastuse_destroy(osc_lastuse *lu);
 
@@ -48,13 +48,13 @@ osc_err osc_signing_accept(struct osc_app *app, struct osc_ctx *ctx,
 /* --- tokens --- */
 
 struct osc_password_auth {
-    const char *user_id;     /* by id, or: */
-    const char *user_name;   /* by name, within the domain given by id or name */
+    const char *user_id;   /* by id, or: */
+    const char *user_name; /* by name, within the domain given by id or name */
     const char *domain_id;
     const char *domain_name;
     const char *password;
     size_t password_len;
-    int scoped;              /* domain scope requested */
+    int scoped; /* domain scope requested */
     const char *scope_domain_id;
     const char *scope_domain_name;
 };
@@ -88,7 +88,7 @@ struct osc_user_spec {
     const char *name;
     const char *password; /* NULL: none */
     int enabled;
-    const char *path;     /* NULL: "/" */
+    const char *path; /* NULL: "/" */
     const struct osc_tag *tags;
     size_t ntags;
 };
@@ -139,7 +139,7 @@ osc_err osc_role_list(struct osc_app *app, struct osc_ctx *ctx, enum osc_kind ki
 
 struct osc_sa_spec {
     const char *name;
-    const char *description;  /* NULL: "" */
+    const char *description; /* NULL: "" */
     int enabled;
     const char *path;         /* NULL: "/" */
     const char *trust_policy; /* NULL: none */

@@ -63,7 +63,7 @@ struct osc_new_user {
     const char *name;
     const char *password_hash; /* NULL: none (cannot log in until one is set) */
     int enabled;
-    const char *path;          /* NULL: "/" */
+    const char *path; /* NULL: "/" */
     const struct osc_tag *tags;
     size_t ntags;
 };
@@ -119,8 +119,7 @@ osc_err osc_store_list_service_accounts(osc_store *st, const char *domain_id,
 /* Changes enabled (< 0: keep) and/or description (NULL: keep). OSC_E_NOT_FOUND if absent. */
 osc_err osc_store_update_service_account(osc_store *st, const struct osc_audit *a,
                                          const char *domain_id, const char *id, int enabled,
-                                         const char *description,
-                                         struct osc_service_account *out);
+                                         const char *description, struct osc_service_account *out);
 /* Changes a user's enabled flag (enabled < 0: keep) and/or password (NULL: keep; a change bumps
  * the password epoch). OSC_E_NOT_FOUND if no such user in the domain. */
 osc_err osc_store_update_user(osc_store *st, const struct osc_audit *a, const char *domain_id,
@@ -128,8 +127,8 @@ osc_err osc_store_update_user(osc_store *st, const struct osc_audit *a, const ch
                               struct osc_principal *out);
 /* Deletes a principal of the given kind with its keys and role assignments.
  * OSC_E_NOT_FOUND if absent. */
-osc_err osc_store_delete_principal(osc_store *st, const struct osc_audit *a,
-                                   const char *domain_id, const char *id, enum osc_kind kind);
+osc_err osc_store_delete_principal(osc_store *st, const struct osc_audit *a, const char *domain_id,
+                                   const char *id, enum osc_kind kind);
 /* Grants / revokes a role (one role bit). Grant is idempotent; revoke of a role not held is
  * OSC_E_NOT_FOUND, as is an unknown principal. */
 osc_err osc_store_grant_role(osc_store *st, const struct osc_audit *a, const char *domain_id,
@@ -142,11 +141,11 @@ osc_err osc_store_revoke_role(osc_store *st, const struct osc_audit *a, const ch
 /* Inserts a key for owner_id (in domain_id), bumping the owner's key count in the same statement.
  * OSC_E_NOT_FOUND: no such owner in the domain; OSC_E_KEY_LIMIT: the owner has 2 keys;
  * OSC_E_CONFLICT: the access key id exists (the caller retries with a new one). */
-osc_err osc_store_insert_credential(osc_store *st, const struct osc_audit *a,
-                                    const char *domain_id, const char *owner_id,
-                                    const char *access_key, const char *description,
-                                    const char *kid, const unsigned char *sealed,
-                                    size_t sealedlen, struct osc_credential *out);
+osc_err osc_store_insert_credential(osc_store *st, const struct osc_audit *a, const char *domain_id,
+                                    const char *owner_id, const char *access_key,
+                                    const char *description, const char *kid,
+                                    const unsigned char *sealed, size_t sealedlen,
+                                    struct osc_credential *out);
 /* One key of the domain. OSC_E_NOT_FOUND if absent or of another domain. */
 osc_err osc_store_get_credential(osc_store *st, const char *domain_id, const char *access_key,
                                  struct osc_credential *out);
@@ -157,14 +156,13 @@ osc_err osc_store_list_credentials(osc_store *st, const char *domain_id, const c
 /* Updates status (active < 0: keep) and/or description (NULL: keep) of a key of the domain that
  * the caller may change: any key when may_any, else only keys owned by caller_id.
  * OSC_E_NOT_FOUND when no such key is changeable (the service tells 403 from 404). */
-osc_err osc_store_update_credential(osc_store *st, const struct osc_audit *a,
-                                    const char *domain_id, const char *access_key, int may_any,
-                                    const char *caller_id, int active, const char *description,
+osc_err osc_store_update_credential(osc_store *st, const struct osc_audit *a, const char *domain_id,
+                                    const char *access_key, int may_any, const char *caller_id,
+                                    int active, const char *description,
                                     struct osc_credential *out);
 /* Deletes a key under the same rule, decrementing the owner's key count. */
-osc_err osc_store_delete_credential(osc_store *st, const struct osc_audit *a,
-                                    const char *domain_id, const char *access_key, int may_any,
-                                    const char *caller_id);
+osc_err osc_store_delete_credential(osc_store *st, const struct osc_audit *a, const char *domain_id,
+                                    const char *access_key, int may_any, const char *caller_id);
 
 /* --- signed requests --- */
 
@@ -214,8 +212,8 @@ osc_err osc_store_reseal(osc_store *st, const char *access_key, const char *old_
 osc_err osc_store_revoke_token(osc_store *st, const struct osc_audit *a, const char *domain_id,
                                const char *token_id, int64_t expires_us);
 /* Calls fn for every revoked token that has not expired yet. */
-osc_err osc_store_each_revoked(osc_store *st, void (*fn)(const char *token_id, int64_t expires_us,
-                                                         void *arg),
+osc_err osc_store_each_revoked(osc_store *st,
+                               void (*fn)(const char *token_id, int64_t expires_us, void *arg),
                                void *arg);
 
 /* --- administration --- */

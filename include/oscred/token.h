@@ -1,6 +1,7 @@
 /* Self-contained tokens: the fields below, MAC'd with HMAC-SHA256 under the token subkey of a ring
- * key. Verifying one needs the ring only, never the database. Roles, the enabled flag and revocation
- * are not inside: the caller checks them against the principal cache and the revocation set. */
+ * key. Verifying one needs the ring only, never the database. Roles, the enabled flag and
+ * revocation are not inside: the caller checks them against the principal cache and the revocation
+ * set. */
 #ifndef OSC_TOKEN_H
 #define OSC_TOKEN_H
 
@@ -17,13 +18,13 @@ enum osc_token_scope {
 };
 
 struct osc_token {
-    char kid[OSC_KID_MAX + 1];          /* ring key that MACs it (set by encode) */
-    char id[OSC_ID_LEN + 1];            /* token id, for revocation */
+    char kid[OSC_KID_MAX + 1]; /* ring key that MACs it (set by encode) */
+    char id[OSC_ID_LEN + 1];   /* token id, for revocation */
     char principal_id[OSC_ID_LEN + 1];
-    char domain_id[OSC_ID_LEN + 1];     /* the principal's domain (also the scope when scoped) */
+    char domain_id[OSC_ID_LEN + 1]; /* the principal's domain (also the scope when scoped) */
     enum osc_token_scope scope;
-    uint32_t password_epoch;            /* must equal the principal's current epoch */
-    int64_t issued_us;                  /* Unix time, microseconds */
+    uint32_t password_epoch; /* must equal the principal's current epoch */
+    int64_t issued_us;       /* Unix time, microseconds */
     int64_t expires_us;
 };
 

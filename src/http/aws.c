@@ -53,8 +53,8 @@ static void params_cleanup(struct aws_params *p)
 
 /* Adds name=value pairs of a urlencoded string. Signature parameters of presigned URLs are not
  * action parameters and are dropped. */
-static osc_err params_add_encoded(struct osc_ctx *ctx, struct aws_params *p, const char *s, size_t len,
-                                  int plus_is_space)
+static osc_err params_add_encoded(struct osc_ctx *ctx, struct aws_params *p, const char *s,
+                                  size_t len, int plus_is_space)
 {
     size_t i = 0;
 
@@ -72,8 +72,9 @@ static osc_err params_add_encoded(struct osc_ctx *ctx, struct aws_params *p, con
         if (osc_req_decode(piece, nlen, plus_is_space, &name) ||
             osc_req_decode(eq ? eq + 1 : "", eq ? plen - nlen - 1 : 0, plus_is_space, &value)) {
             free(name);
-            return osc_ctx_fail(ctx, OSC_E_INVALID, "The request parameters are not properly "
-                                                    "URL-encoded.");
+            return osc_ctx_fail(ctx, OSC_E_INVALID,
+                                "The request parameters are not properly "
+                                "URL-encoded.");
         }
         if (strncmp(name, "X-Amz-", 6) == 0) {
             free(name);
@@ -239,8 +240,9 @@ static void check_max_items(struct violations *v, const char *value, int *out)
     n = strtol(value, &end, 10);
     if (!value[0] || *end || n < 1 || n > 1000) {
         if (*end || !value[0])
-            violation(v, "Value '%.32s' at 'maxItems' failed to satisfy constraint: Member must be "
-                         "an integer between 1 and 1000",
+            violation(v,
+                      "Value '%.32s' at 'maxItems' failed to satisfy constraint: Member must be "
+                      "an integer between 1 and 1000",
                       value);
         else
             violation(v,
@@ -309,26 +311,31 @@ static osc_err parse_tags(struct call *c, struct osc_tag *tags, size_t *ntags)
         }
         snprintf(member, sizeof(member), "tags.%zu.member.key", n + 1);
         if (!k)
-            violation(&c->v, "Value null at '%s' failed to satisfy constraint: Member must not be "
-                             "null",
+            violation(&c->v,
+                      "Value null at '%s' failed to satisfy constraint: Member must not be "
+                      "null",
                       member);
         else if (chars(k) < 1 || chars(k) > 128)
-            violation(&c->v, "Value at '%s' failed to satisfy constraint: Member must have length "
-                             "%s",
-                      member, chars(k) < 1 ? "greater than or equal to 1"
-                                           : "less than or equal to 128");
+            violation(&c->v,
+                      "Value at '%s' failed to satisfy constraint: Member must have length "
+                      "%s",
+                      member,
+                      chars(k) < 1 ? "greater than or equal to 1" : "less than or equal to 128");
         else if (!tag_text_ok(k))
-            violation(&c->v, "Value at '%s' failed to satisfy constraint: Member must satisfy "
-                             "regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+",
+            violation(&c->v,
+                      "Value at '%s' failed to satisfy constraint: Member must satisfy "
+                      "regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+",
                       member);
         snprintf(member, sizeof(member), "tags.%zu.member.value", n + 1);
         if (val && chars(val) > 256)
-            violation(&c->v, "Value at '%s' failed to satisfy constraint: Member must have length "
-                             "less than or equal to 256",
+            violation(&c->v,
+                      "Value at '%s' failed to satisfy constraint: Member must have length "
+                      "less than or equal to 256",
                       member);
         else if (val && !tag_text_ok(val))
-            violation(&c->v, "Value at '%s' failed to satisfy constraint: Member must satisfy "
-                             "regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*",
+            violation(&c->v,
+                      "Value at '%s' failed to satisfy constraint: Member must satisfy "
+                      "regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*",
                       member);
         if (k && val && c->v.n == 0) {
             snprintf(tags[n].key, sizeof(tags[n].key), "%s", k);
@@ -409,7 +416,7 @@ static osc_err finish(struct call *c, struct _u_response *resp, int with_result)
         osc_xml_close(&c->x, tag);
     }
     osc_xml_raw(&c->x, "<ResponseMetadata>");
-    osc_xml_text(&c->x, "RequestId", c->ctx->request_id);
+    osc_xml_text(&c->x, "RequestId", osc_aws_request_id(c->ctx));
     osc_xml_raw(&c->x, "</ResponseMetadata>");
     snprintf(tag, sizeof(tag), "%sResponse", c->action);
     osc_xml_close(&c->x, tag);
@@ -470,13 +477,19 @@ static osc_err target(struct call *c, const char *user_name, struct osc_principa
     return err;
 }
 
-/* A key of the target principal; anything else is NoSuchEntity. */
+/* A key of the target principal. A key of the caller's domain that the caller may not
+ * administer is AccessDenied; a missing one, another domain's, or another principal's is
+ * NoSuchEntity. */
 static osc_err target_key(struct call *c, const struct osc_principal *p, const char *ak,
                           struct osc_credential *cred)
 {
-    osc_err err = osc_valid_access_key(ak) ? osc_cred_get(c->app, c->ctx, ak, cred)
-                                           : OSC_E_NOT_FOUND;
+    osc_err err = OSC_E_NOT_FOUND;
 
+    memset(cred, 0, sizeof(*cred));
+    if (osc_valid_access_key(ak))
+        err = osc_cred_get(c->app, c->ctx, ak, cred);
+    if (err == OSC_E_FORBIDDEN)
+        return denied(c, "access key", ak);
     if (err == OSC_E_NOT_FOUND || (!err && strcmp(cred->owner_id, p->id) != 0))
         return aws_fail(c->ctx, OSC_E_NOT_FOUND, "The Access Key with id %s cannot be found.", ak);
     return err;
@@ -611,11 +624,11 @@ static osc_err get_access_key_last_used(struct call *c, struct _u_response *resp
     const char *ak = param(c, "AccessKeyId");
     struct osc_credential cred;
 
+    memset(&cred, 0, sizeof(cred));
     check_access_key_id(&c->v, ak);
     err = violations_done(c);
     if (!err)
-        err = osc_valid_access_key(ak) ? osc_cred_get(c->app, c->ctx, ak, &cred)
-                                       : OSC_E_NOT_FOUND;
+        err = osc_valid_access_key(ak) ? osc_cred_get(c->app, c->ctx, ak, &cred) : OSC_E_NOT_FOUND;
     if (err == OSC_E_NOT_FOUND)
         return aws_fail(c->ctx, err, "The Access Key with id %s cannot be found.", ak);
     if (err == OSC_E_FORBIDDEN)
@@ -775,9 +788,8 @@ static osc_err list_users(struct call *c, struct _u_response *resp)
         err = decode_marker(c, marker, after_lower, sizeof(after_lower), after_id);
     /* One more than asked tells whether the list is truncated. */
     if (!err)
-        err = osc_user_list_page(c->app, c->ctx, prefix ? prefix : "/",
-                                 marker ? after_lower : NULL, marker ? after_id : NULL,
-                                 max_items + 1, &users, &n);
+        err = osc_user_list_page(c->app, c->ctx, prefix ? prefix : "/", marker ? after_lower : NULL,
+                                 marker ? after_id : NULL, max_items + 1, &users, &n);
     if (err == OSC_E_FORBIDDEN)
         err = denied(c, "user", "*");
     if (err)
@@ -836,7 +848,8 @@ static osc_err delete_user(struct call *c, struct _u_response *resp)
     return err;
 }
 
-/* ---------------------------------------------------------------- role actions (service accounts) */
+/* ---------------------------------------------------------------- role actions (service accounts)
+ */
 
 /* Trust policies go out percent-encoded (RFC 3986 unreserved kept), as AWS returns them. */
 static void xml_policy(struct osc_xml *x, const char *policy)
@@ -1100,12 +1113,24 @@ static osc_err sigv4_error(struct osc_ctx *ctx, enum osc_sigv4_result r, const c
 
     osc_metrics_auth_failure(osc_sigv4_result_name(r));
     switch (r) {
-    case OSC_SIGV4_MISSING: err = OSC_E_MISSING_AUTH; break;
-    case OSC_SIGV4_INCOMPLETE: err = OSC_E_INCOMPLETE_SIGNATURE; break;
-    case OSC_SIGV4_SESSION_TOKEN: err = OSC_E_UNAUTHENTICATED; break;
-    case OSC_SIGV4_PRESIGN_EXPIRED: err = OSC_E_REQUEST_EXPIRED; break;
-    case OSC_SIGV4_INTERNAL: err = OSC_E_INTERNAL; break;
-    default: err = OSC_E_BAD_SIGNATURE; break;
+    case OSC_SIGV4_MISSING:
+        err = OSC_E_MISSING_AUTH;
+        break;
+    case OSC_SIGV4_INCOMPLETE:
+        err = OSC_E_INCOMPLETE_SIGNATURE;
+        break;
+    case OSC_SIGV4_SESSION_TOKEN:
+        err = OSC_E_UNAUTHENTICATED;
+        break;
+    case OSC_SIGV4_PRESIGN_EXPIRED:
+        err = OSC_E_REQUEST_EXPIRED;
+        break;
+    case OSC_SIGV4_INTERNAL:
+        err = OSC_E_INTERNAL;
+        break;
+    default:
+        err = OSC_E_BAD_SIGNATURE;
+        break;
     }
     if (r == OSC_SIGV4_MISMATCH)
         return aws_fail(ctx, err,
@@ -1225,8 +1250,9 @@ osc_err osc_h_aws(struct osc_app *app, struct osc_ctx *ctx, struct osc_req *r,
             act = &ACTIONS[i];
     }
     if (!act || (version && strcmp(version, "2010-05-08") != 0)) {
-        err = osc_ctx_fail(ctx, OSC_E_INVALID_ACTION, "Could not find operation %.64s for version "
-                                                       "%.32s",
+        err = osc_ctx_fail(ctx, OSC_E_INVALID_ACTION,
+                           "Could not find operation %.64s for version "
+                           "%.32s",
                            c.action, version ? version : "NO_VERSION_SPECIFIED");
         goto out;
     }

@@ -32,12 +32,15 @@ osc_err osc_h_readyz(struct osc_app *app, struct osc_ctx *ctx, struct osc_req *r
 
     (void)ctx;
     (void)r;
-    j_checks = json_pack("{s:s, s:s, s:s}", "database", db == OSC_OK ? "ok" : "unreachable",
-                         "schema", db != OSC_OK ? "unknown" : version >= want ? "ok" : "behind",
-                         "shutdown", atomic_load(&draining) ? "draining" : "no");
-    return osc_resp_json(resp, ready ? 200 : 503,
-                         json_pack("{s:s, s:o}", "status", ready ? "ready" : "not ready", "checks",
-                                   j_checks));
+    j_checks =
+        json_pack("{s:s, s:s, s:s}", "database", db == OSC_OK ? "ok" : "unreachable", "schema",
+                  db != OSC_OK      ? "unknown"
+                  : version >= want ? "ok"
+                                    : "behind",
+                  "shutdown", atomic_load(&draining) ? "draining" : "no");
+    return osc_resp_json(
+        resp, ready ? 200 : 503,
+        json_pack("{s:s, s:o}", "status", ready ? "ready" : "not ready", "checks", j_checks));
 }
 
 osc_err osc_h_metrics(struct osc_app *app, struct osc_ctx *ctx, struct osc_req *r,

@@ -203,8 +203,7 @@ osc_err osc_h_sa_roles_list(struct osc_app *app, struct osc_ctx *ctx, struct osc
     if (!err)
         err = grant_path(ctx, r);
     if (!err)
-        err = osc_role_list(app, ctx, OSC_KIND_SERVICE_ACCOUNT, r->params[0], r->params[1],
-                            &roles);
+        err = osc_role_list(app, ctx, OSC_KIND_SERVICE_ACCOUNT, r->params[0], r->params[1], &roles);
     if (err)
         return err;
     j_roles = json_array();
@@ -240,8 +239,7 @@ osc_err osc_h_sa_role_check(struct osc_app *app, struct osc_ctx *ctx, struct osc
     if (!err)
         err = grant_path(ctx, r);
     if (!err)
-        err = osc_role_list(app, ctx, OSC_KIND_SERVICE_ACCOUNT, r->params[0], r->params[1],
-                            &roles);
+        err = osc_role_list(app, ctx, OSC_KIND_SERVICE_ACCOUNT, r->params[0], r->params[1], &roles);
     if (!err && (!bit || !(roles & bit)))
         err = osc_ctx_fail(ctx, OSC_E_NOT_FOUND, "Could not find role assignment: %.64s.",
                            r->params[2]);

@@ -53,13 +53,22 @@ osc_err osc_h_users_create(struct osc_app *app, struct osc_ctx *ctx, struct osc_
     int enabled = -1;
     struct osc_principal p = {0};
 
-    if ((err = osc_req_query_only(ctx, r, NO_QUERY)) || (err = osc_req_json(ctx, r, &j_body)) ||
-        (err = osc_json_object(ctx, j_body, "user", &j_user)) ||
-        (err = osc_json_only(ctx, j_user, "user", CREATE_FIELDS)) ||
-        (err = osc_json_string(ctx, j_user, "name", 1, &name)) ||
-        (err = password_field(ctx, j_user, &password)) ||
-        (err = osc_json_bool(ctx, j_user, "enabled", &enabled)) ||
-        (err = osc_json_string(ctx, j_user, "domain_id", 0, &domain_id)))
+    err = osc_req_query_only(ctx, r, NO_QUERY);
+    if (!err)
+        err = osc_req_json(ctx, r, &j_body);
+    if (!err)
+        err = osc_json_object(ctx, j_body, "user", &j_user);
+    if (!err)
+        err = osc_json_only(ctx, j_user, "user", CREATE_FIELDS);
+    if (!err)
+        err = osc_json_string(ctx, j_user, "name", 1, &name);
+    if (!err)
+        err = password_field(ctx, j_user, &password);
+    if (!err)
+        err = osc_json_bool(ctx, j_user, "enabled", &enabled);
+    if (!err)
+        err = osc_json_string(ctx, j_user, "domain_id", 0, &domain_id);
+    if (err)
         goto out;
     if (!osc_valid_name(name)) {
         err = osc_ctx_fail(ctx, OSC_E_INVALID,
@@ -91,7 +100,8 @@ osc_err osc_h_users_list(struct osc_app *app, struct osc_ctx *ctx, struct osc_re
     json_t *j_users = NULL;
     char self[700];
 
-    if ((err = osc_req_query_only(ctx, r, NAME_QUERY)))
+    err = osc_req_query_only(ctx, r, NAME_QUERY);
+    if (err)
         goto out;
     if (osc_req_query(r, "name", &name)) {
         err = osc_ctx_fail(ctx, OSC_E_INVALID, "Invalid query parameter 'name'.");
@@ -123,8 +133,12 @@ osc_err osc_h_user_get(struct osc_app *app, struct osc_ctx *ctx, struct osc_req 
     osc_err err = OSC_OK;
     struct osc_principal p = {0};
 
-    if ((err = osc_req_query_only(ctx, r, NO_QUERY)) || (err = valid_user_id(ctx, r->params[0])) ||
-        (err = osc_user_get(app, ctx, r->params[0], &p)))
+    err = osc_req_query_only(ctx, r, NO_QUERY);
+    if (!err)
+        err = valid_user_id(ctx, r->params[0]);
+    if (!err)
+        err = osc_user_get(app, ctx, r->params[0], &p);
+    if (err)
         goto out;
     err = osc_resp_json(resp, 200, json_pack("{s:o}", "user", user_json(app, r, &p)));
 out:
@@ -141,12 +155,20 @@ osc_err osc_h_user_update(struct osc_app *app, struct osc_ctx *ctx, struct osc_r
     int enabled = -1;
     struct osc_principal p = {0};
 
-    if ((err = osc_req_query_only(ctx, r, NO_QUERY)) || (err = valid_user_id(ctx, r->params[0])) ||
-        (err = osc_req_json(ctx, r, &j_body)) ||
-        (err = osc_json_object(ctx, j_body, "user", &j_user)) ||
-        (err = osc_json_only(ctx, j_user, "user", UPDATE_FIELDS)) ||
-        (err = password_field(ctx, j_user, &password)) ||
-        (err = osc_json_bool(ctx, j_user, "enabled", &enabled)))
+    err = osc_req_query_only(ctx, r, NO_QUERY);
+    if (!err)
+        err = valid_user_id(ctx, r->params[0]);
+    if (!err)
+        err = osc_req_json(ctx, r, &j_body);
+    if (!err)
+        err = osc_json_object(ctx, j_body, "user", &j_user);
+    if (!err)
+        err = osc_json_only(ctx, j_user, "user", UPDATE_FIELDS);
+    if (!err)
+        err = password_field(ctx, j_user, &password);
+    if (!err)
+        err = osc_json_bool(ctx, j_user, "enabled", &enabled);
+    if (err)
         goto out;
     err = osc_user_update(app, ctx, r->params[0], enabled, password, &p);
     if (!err)
@@ -162,8 +184,12 @@ osc_err osc_h_user_delete(struct osc_app *app, struct osc_ctx *ctx, struct osc_r
 {
     osc_err err = OSC_OK;
 
-    if ((err = osc_req_query_only(ctx, r, NO_QUERY)) || (err = valid_user_id(ctx, r->params[0])) ||
-        (err = osc_user_delete(app, ctx, r->params[0])))
+    err = osc_req_query_only(ctx, r, NO_QUERY);
+    if (!err)
+        err = valid_user_id(ctx, r->params[0]);
+    if (!err)
+        err = osc_user_delete(app, ctx, r->params[0]);
+    if (err)
         return err;
     osc_resp_empty(resp, 204);
     return OSC_OK;
@@ -184,8 +210,12 @@ osc_err osc_h_roles_list(struct osc_app *app, struct osc_ctx *ctx, struct osc_re
     unsigned roles = 0;
     json_t *j_roles;
 
-    if ((err = osc_req_query_only(ctx, r, NO_QUERY)) || (err = grant_path(ctx, r)) ||
-        (err = osc_role_list(app, ctx, OSC_KIND_USER, r->params[0], r->params[1], &roles)))
+    err = osc_req_query_only(ctx, r, NO_QUERY);
+    if (!err)
+        err = grant_path(ctx, r);
+    if (!err)
+        err = osc_role_list(app, ctx, OSC_KIND_USER, r->params[0], r->params[1], &roles);
+    if (err)
         return err;
     j_roles = json_array();
     for (unsigned bit = OSC_ROLE_ADMIN; bit <= OSC_ROLE_SECURITY_ADMIN; bit <<= 1) {
@@ -201,8 +231,12 @@ osc_err osc_h_role_grant(struct osc_app *app, struct osc_ctx *ctx, struct osc_re
 {
     osc_err err = OSC_OK;
 
-    if ((err = osc_req_query_only(ctx, r, NO_QUERY)) || (err = grant_path(ctx, r)) ||
-        (err = osc_role_grant(app, ctx, OSC_KIND_USER, r->params[0], r->params[1], r->params[2])))
+    err = osc_req_query_only(ctx, r, NO_QUERY);
+    if (!err)
+        err = grant_path(ctx, r);
+    if (!err)
+        err = osc_role_grant(app, ctx, OSC_KIND_USER, r->params[0], r->params[1], r->params[2]);
+    if (err)
         return err;
     osc_resp_empty(resp, 204);
     return OSC_OK;
@@ -214,8 +248,12 @@ osc_err osc_h_role_check(struct osc_app *app, struct osc_ctx *ctx, struct osc_re
     osc_err err = OSC_OK;
     unsigned roles = 0, bit = osc_role_parse(r->params[2]);
 
-    if ((err = osc_req_query_only(ctx, r, NO_QUERY)) || (err = grant_path(ctx, r)) ||
-        (err = osc_role_list(app, ctx, OSC_KIND_USER, r->params[0], r->params[1], &roles)))
+    err = osc_req_query_only(ctx, r, NO_QUERY);
+    if (!err)
+        err = grant_path(ctx, r);
+    if (!err)
+        err = osc_role_list(app, ctx, OSC_KIND_USER, r->params[0], r->params[1], &roles);
+    if (err)
         return err;
     if (!bit || !(roles & bit))
         return osc_ctx_fail(ctx, OSC_E_NOT_FOUND, "Could not find role assignment: %.64s.",
@@ -229,8 +267,12 @@ osc_err osc_h_role_revoke(struct osc_app *app, struct osc_ctx *ctx, struct osc_r
 {
     osc_err err = OSC_OK;
 
-    if ((err = osc_req_query_only(ctx, r, NO_QUERY)) || (err = grant_path(ctx, r)) ||
-        (err = osc_role_revoke(app, ctx, OSC_KIND_USER, r->params[0], r->params[1], r->params[2])))
+    err = osc_req_query_only(ctx, r, NO_QUERY);
+    if (!err)
+        err = grant_path(ctx, r);
+    if (!err)
+        err = osc_role_revoke(app, ctx, OSC_KIND_USER, r->params[0], r->params[1], r->params[2]);
+    if (err)
         return err;
     osc_resp_empty(resp, 204);
     return OSC_OK;

@@ -24,8 +24,8 @@ enum osc_surface {
 struct osc_req {
     const struct _u_request *u;
     const char *method;
-    const char *raw_path;  /* as received, without the query string (owned by the request) */
-    const char *raw_query; /* after '?', or NULL */
+    const char *raw_path;         /* as received, without the query string (owned by the request) */
+    const char *raw_query;        /* after '?', or NULL */
     char *segs[OSC_MAX_SEGMENTS]; /* percent-decoded path segments (owned) */
     int nsegs;
     const char *params[4]; /* the route's :parameters, in order (borrowed from segs) */
@@ -84,6 +84,9 @@ void osc_resp_error(const struct osc_ctx *ctx, enum osc_surface surface, osc_err
 /* The headers every response carries (request ids). */
 void osc_resp_common_headers(const struct osc_ctx *ctx, struct _u_response *resp);
 
+/* The request id as AWS clients expect it: the bare UUID of ctx->request_id ("req-<uuid>"). */
+const char *osc_aws_request_id(const struct osc_ctx *ctx);
+
 struct osc_xml;
 /* Sends the XML document x as a 200 AWS Query response. */
 osc_err osc_resp_xml(struct _u_response *resp, const struct osc_xml *x);
@@ -103,33 +106,53 @@ int osc_router_in_flight(void);
 
 /* --- handlers, one file per noun --- */
 osc_err osc_h_versions(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
-osc_err osc_h_version_v3(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
-osc_err osc_h_token_issue(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
-osc_err osc_h_token_check(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
-osc_err osc_h_token_revoke(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
-osc_err osc_h_users_create(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
-osc_err osc_h_users_list(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
+osc_err osc_h_version_v3(struct osc_app *, struct osc_ctx *, struct osc_req *,
+                         struct _u_response *);
+osc_err osc_h_token_issue(struct osc_app *, struct osc_ctx *, struct osc_req *,
+                          struct _u_response *);
+osc_err osc_h_token_check(struct osc_app *, struct osc_ctx *, struct osc_req *,
+                          struct _u_response *);
+osc_err osc_h_token_revoke(struct osc_app *, struct osc_ctx *, struct osc_req *,
+                           struct _u_response *);
+osc_err osc_h_users_create(struct osc_app *, struct osc_ctx *, struct osc_req *,
+                           struct _u_response *);
+osc_err osc_h_users_list(struct osc_app *, struct osc_ctx *, struct osc_req *,
+                         struct _u_response *);
 osc_err osc_h_user_get(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
-osc_err osc_h_user_update(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
-osc_err osc_h_user_delete(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
-osc_err osc_h_roles_list(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
-osc_err osc_h_role_grant(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
-osc_err osc_h_role_check(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
-osc_err osc_h_role_revoke(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
+osc_err osc_h_user_update(struct osc_app *, struct osc_ctx *, struct osc_req *,
+                          struct _u_response *);
+osc_err osc_h_user_delete(struct osc_app *, struct osc_ctx *, struct osc_req *,
+                          struct _u_response *);
+osc_err osc_h_roles_list(struct osc_app *, struct osc_ctx *, struct osc_req *,
+                         struct _u_response *);
+osc_err osc_h_role_grant(struct osc_app *, struct osc_ctx *, struct osc_req *,
+                         struct _u_response *);
+osc_err osc_h_role_check(struct osc_app *, struct osc_ctx *, struct osc_req *,
+                         struct _u_response *);
+osc_err osc_h_role_revoke(struct osc_app *, struct osc_ctx *, struct osc_req *,
+                          struct _u_response *);
 osc_err osc_h_sa_create(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
 osc_err osc_h_sa_list(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
 osc_err osc_h_sa_get(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
 osc_err osc_h_sa_update(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
 osc_err osc_h_sa_delete(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
-osc_err osc_h_sa_roles_list(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
-osc_err osc_h_sa_role_grant(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
-osc_err osc_h_sa_role_check(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
-osc_err osc_h_sa_role_revoke(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
-osc_err osc_h_creds_create(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
-osc_err osc_h_creds_list(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
+osc_err osc_h_sa_roles_list(struct osc_app *, struct osc_ctx *, struct osc_req *,
+                            struct _u_response *);
+osc_err osc_h_sa_role_grant(struct osc_app *, struct osc_ctx *, struct osc_req *,
+                            struct _u_response *);
+osc_err osc_h_sa_role_check(struct osc_app *, struct osc_ctx *, struct osc_req *,
+                            struct _u_response *);
+osc_err osc_h_sa_role_revoke(struct osc_app *, struct osc_ctx *, struct osc_req *,
+                             struct _u_response *);
+osc_err osc_h_creds_create(struct osc_app *, struct osc_ctx *, struct osc_req *,
+                           struct _u_response *);
+osc_err osc_h_creds_list(struct osc_app *, struct osc_ctx *, struct osc_req *,
+                         struct _u_response *);
 osc_err osc_h_cred_get(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
-osc_err osc_h_cred_update(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
-osc_err osc_h_cred_delete(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
+osc_err osc_h_cred_update(struct osc_app *, struct osc_ctx *, struct osc_req *,
+                          struct _u_response *);
+osc_err osc_h_cred_delete(struct osc_app *, struct osc_ctx *, struct osc_req *,
+                          struct _u_response *);
 osc_err osc_h_healthz(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
 osc_err osc_h_readyz(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
 osc_err osc_h_metrics(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);

@@ -69,10 +69,9 @@ osc_err osc_req_decode(const char *src, size_t n, int plus_is_space, char **out)
 }
 
 /* Calls fn(name, name_len, value, value_len) for each '&'-separated pair of the raw query. */
-static osc_err each_query(const char *q,
-                          osc_err (*fn)(const char *n, size_t nl, const char *v, size_t vl,
-                                        void *arg),
-                          void *arg)
+static osc_err
+each_query(const char *q,
+           osc_err (*fn)(const char *n, size_t nl, const char *v, size_t vl, void *arg), void *arg)
 {
     osc_err err = OSC_OK;
 
@@ -153,8 +152,7 @@ static osc_err check_param(const char *n, size_t nl, const char *v, size_t vl, v
     return err;
 }
 
-osc_err osc_req_query_only(struct osc_ctx *ctx, const struct osc_req *r,
-                           const char *const *allowed)
+osc_err osc_req_query_only(struct osc_ctx *ctx, const struct osc_req *r, const char *const *allowed)
 {
     struct query_only q = {ctx, allowed};
     return each_query(r->raw_query, check_param, &q);
@@ -211,8 +209,8 @@ osc_err osc_json_bool(struct osc_ctx *ctx, json_t *obj, const char *field, int *
         return OSC_OK;
     }
     if (!json_is_boolean(v))
-        return osc_ctx_fail(ctx, OSC_E_INVALID,
-                            "Invalid input for field '%s': expected a boolean.", field);
+        return osc_ctx_fail(ctx, OSC_E_INVALID, "Invalid input for field '%s': expected a boolean.",
+                            field);
     *out = json_is_true(v);
     return OSC_OK;
 }
@@ -236,7 +234,8 @@ osc_err osc_json_only(struct osc_ctx *ctx, json_t *obj, const char *what,
     const char *key;
     json_t *v;
 
-    json_object_foreach(obj, key, v) {
+    json_object_foreach(obj, key, v)
+    {
         int ok = 0;
         (void)v;
         for (const char *const *a = allowed; *a && !ok; a++)

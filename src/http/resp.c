@@ -11,15 +11,24 @@
 static const char *status_title(int status)
 {
     switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Request Entity Too Large";
-    case 503: return "Service Unavailable";
-    default: return "Internal Server Error";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Request Entity Too Large";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Internal Server Error";
     }
 }
 
@@ -27,7 +36,7 @@ void osc_resp_common_headers(const struct osc_ctx *ctx, struct _u_response *resp
 {
     u_map_put(resp->map_header, "X-Request-Id", ctx->request_id);
     u_map_put(resp->map_header, "X-Openstack-Request-Id", ctx->request_id);
-    u_map_put(resp->map_header, "x-amzn-RequestId", ctx->request_id);
+    u_map_put(resp->map_header, "x-amzn-RequestId", osc_aws_request_id(ctx));
 }
 
 osc_err osc_resp_json(struct _u_response *resp, int status, json_t *j)
@@ -46,6 +55,11 @@ osc_err osc_resp_json(struct _u_response *resp, int status, json_t *j)
 void osc_resp_empty(struct _u_response *resp, int status)
 {
     ulfius_set_empty_body_response(resp, (unsigned)status);
+}
+
+const char *osc_aws_request_id(const struct osc_ctx *ctx)
+{
+    return ctx->request_id + 4; /* after "req-" */
 }
 
 osc_err osc_resp_xml(struct _u_response *resp, const struct osc_xml *x)
@@ -69,7 +83,7 @@ static void aws_error(const struct osc_ctx *ctx, osc_err err, const char *msg,
     osc_xml_text(&x, "Code", osc_err_aws_code(err));
     osc_xml_text(&x, "Message", msg);
     osc_xml_raw(&x, "</Error>");
-    osc_xml_text(&x, "RequestId", ctx->request_id);
+    osc_xml_text(&x, "RequestId", osc_aws_request_id(ctx));
     osc_xml_raw(&x, "</ErrorResponse>");
     if (x.failed)
         ulfius_set_string_body_response(resp, 500, "");
@@ -95,13 +109,13 @@ void osc_resp_error(const struct osc_ctx *ctx, enum osc_surface surface, osc_err
                       "request_id", ctx->request_id);
     } else {
         /* Keystone's shape; also the documented body of akSkNumExceed on /v3.0. */
-        j = json_pack("{s:{s:i, s:s, s:s}}", "error", "code", status, "title",
-                      status_title(status), "message", msg);
+        j = json_pack("{s:{s:i, s:s, s:s}}", "error", "code", status, "title", status_title(status),
+                      "message", msg);
     }
     if (!j) {
         /* A message that is not valid UTF-8 cannot be rendered; never echo it raw. */
-        j = json_pack("{s:{s:i, s:s, s:s}}", "error", "code", status, "title",
-                      status_title(status), "message", osc_err_default_message(err));
+        j = json_pack("{s:{s:i, s:s, s:s}}", "error", "code", status, "title", status_title(status),
+                      "message", osc_err_default_message(err));
     }
     if (status == 401 && surface == OSC_SURFACE_KEYSTONE) {
         char h[600];

@@ -326,7 +326,7 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
             .status = (int)resp->status,
             .duration_ms = (double)(osc_now_us() - t0) / 1000.0,
             .caller_id = ctx.caller.method != OSC_AUTH_NONE ? ctx.caller.id : NULL,
-            .principal_kind = ctx.caller.method == OSC_AUTH_NONE      ? NULL
+            .principal_kind = ctx.caller.method == OSC_AUTH_NONE ? NULL
                               : ctx.caller.kind == OSC_KIND_USER ? "user"
                                                                  : "service_account",
             .remote = remote,

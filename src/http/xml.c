@@ -67,13 +67,27 @@ void osc_xml_escaped(struct osc_xml *x, const char *s)
 {
     for (const char *p = s; *p; p++) {
         switch (*p) {
-        case '<': osc_xml_raw(x, "&lt;"); break;
-        case '>': osc_xml_raw(x, "&gt;"); break;
-        case '&': osc_xml_raw(x, "&amp;"); break;
-        case '"': osc_xml_raw(x, "&quot;"); break;
-        case '\'': osc_xml_raw(x, "&apos;"); break;
-        case '\r': osc_xml_raw(x, "&#13;"); break;
-        default: add(x, p, 1); break;
+        case '<':
+            osc_xml_raw(x, "&lt;");
+            break;
+        case '>':
+            osc_xml_raw(x, "&gt;");
+            break;
+        case '&':
+            osc_xml_raw(x, "&amp;");
+            break;
+        case '"':
+            osc_xml_raw(x, "&quot;");
+            break;
+        case '\'':
+            osc_xml_raw(x, "&apos;");
+            break;
+        case '\r':
+            osc_xml_raw(x, "&#13;");
+            break;
+        default:
+            add(x, p, 1);
+            break;
         }
     }
 }

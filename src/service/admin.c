@@ -65,8 +65,8 @@ osc_err osc_admin_rotate_secrets(struct osc_app *app, int batch, size_t *reseale
     do {
         free(keys);
         keys = NULL;
-        err = osc_store_keys_to_reseal(app->store, osc_keyring_primary(kr),
-                                       batch + (int)unreadable, &keys, &n);
+        err = osc_store_keys_to_reseal(app->store, osc_keyring_primary(kr), batch + (int)unreadable,
+                                       &keys, &n);
         progress = 0;
         for (size_t i = 0; !err && i < n; i++) {
             osc_err one = reseal_one(app, kr, &keys[i]);

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common.h"
 #include "oscred/keyring.h"
 #include "oscred/policy.h"
 #include "oscred/service.h"
-#include "common.h"
 
 static osc_err cred_not_found(struct osc_ctx *ctx, const char *ak)
 {
@@ -90,15 +90,17 @@ osc_err osc_cred_list(struct osc_app *app, struct osc_ctx *ctx, const char *owne
 osc_err osc_cred_get(struct osc_app *app, struct osc_ctx *ctx, const char *access_key,
                      struct osc_credential *out)
 {
-    osc_err err = osc_store_get_credential(app->store, ctx->caller.domain_id, access_key, out);
+    struct osc_credential c;
+    osc_err err = osc_store_get_credential(app->store, ctx->caller.domain_id, access_key, &c);
 
     if (err == OSC_E_NOT_FOUND)
         return cred_not_found(ctx, access_key);
     if (err)
         return err;
-    err = osc_policy_manage_keys(&ctx->caller, out->owner_id);
+    err = osc_policy_manage_keys(&ctx->caller, c.owner_id);
     if (err)
         return osc_ctx_fail(ctx, err, MSG_FORBIDDEN);
+    *out = c;
     return OSC_OK;
 }
 
@@ -131,9 +133,9 @@ osc_err osc_cred_update(struct osc_app *app, struct osc_ctx *ctx, const char *ac
 osc_err osc_cred_delete(struct osc_app *app, struct osc_ctx *ctx, const char *access_key)
 {
     struct osc_audit a = audit_of(ctx);
-    osc_err err = osc_store_delete_credential(app->store, &a, ctx->caller.domain_id, access_key,
-                                              osc_policy_manages_all_keys(&ctx->caller),
-                                              ctx->caller.id);
+    osc_err err =
+        osc_store_delete_credential(app->store, &a, ctx->caller.domain_id, access_key,
+                                    osc_policy_manages_all_keys(&ctx->caller), ctx->caller.id);
     if (err == OSC_E_NOT_FOUND)
         return explain_miss(app, ctx, access_key);
     return err;

@@ -34,8 +34,8 @@ static size_t slot_of(const char *access_key)
     return (size_t)h & (INDEX_SIZE - 1);
 }
 
-void osc_lastuse_record(osc_lastuse *lu, const char *access_key, int64_t at_us,
-                        const char *service, const char *region)
+void osc_lastuse_record(osc_lastuse *lu, const char *access_key, int64_t at_us, const char *service,
+                        const char *region)
 {
     size_t h = slot_of(access_key), i;
 

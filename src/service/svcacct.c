@@ -18,15 +18,14 @@ osc_err osc_svcacct_create(struct osc_app *app, struct osc_ctx *ctx, const struc
 {
     struct osc_audit a = audit_of(ctx);
     enum osc_kind holder = OSC_KIND_USER;
-    struct osc_new_sa n = {spec->name,         spec->description,          spec->enabled,
-                           spec->path,         spec->trust_policy,         spec->max_session_duration,
-                           spec->tags,         spec->ntags};
+    struct osc_new_sa n = {spec->name, spec->description,  spec->enabled,
+                           spec->path, spec->trust_policy, spec->max_session_duration,
+                           spec->tags, spec->ntags};
     osc_err err = osc_policy_admin_principals(&ctx->caller);
 
     if (err)
         return osc_ctx_fail(ctx, err, MSG_FORBIDDEN);
-    err = osc_store_create_service_account(app->store, &a, ctx->caller.domain_id, &n, out,
-                                           &holder);
+    err = osc_store_create_service_account(app->store, &a, ctx->caller.domain_id, &n, out, &holder);
     if (err == OSC_E_CONFLICT)
         return osc_ctx_fail(ctx, err, "a %s named %s already exists in this domain",
                             holder == OSC_KIND_SERVICE_ACCOUNT ? "service account" : "user",

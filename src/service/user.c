@@ -46,8 +46,7 @@ osc_err osc_user_create(struct osc_app *app, struct osc_ctx *ctx, const struct o
         if (err)
             goto out;
     }
-    struct osc_new_user u = {spec->name, hash,       spec->enabled,
-                             spec->path, spec->tags, spec->ntags};
+    struct osc_new_user u = {spec->name, hash, spec->enabled, spec->path, spec->tags, spec->ntags};
     err = osc_store_create_user(app->store, &a, ctx->caller.domain_id, &u, out, &holder);
     if (err == OSC_E_CONFLICT) {
         osc_ctx_fail(ctx, err, "a %s named %s already exists in this domain",

@@ -382,8 +382,8 @@ out:
 }
 
 osc_err pool_exec(struct pool_conn *c, int64_t deadline_us, const struct pool_stmt *st,
-                  const char *const *values, const int *lengths, const int *formats,
-                  PGresult **res, struct pool_error *perr)
+                  const char *const *values, const int *lengths, const int *formats, PGresult **res,
+                  struct pool_error *perr)
 {
     osc_err err = OSC_OK;
     int sent;

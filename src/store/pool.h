@@ -12,7 +12,7 @@ struct pool_stmt {
     const char *name; /* prepared statement name */
     const char *sql;
     int nparams;
-    int idempotent;   /* safe to run again on a fresh connection after a broken one */
+    int idempotent; /* safe to run again on a fresh connection after a broken one */
 };
 
 struct pool_error {
@@ -43,8 +43,8 @@ int pool_conn_fresh(const struct pool_conn *c);
  * OSC_E_UNAVAILABLE: connection lost or deadline passed (c is marked broken and reconnects on a
  * later acquisition). OSC_E_INTERNAL: the statement failed; *perr says why. */
 osc_err pool_exec(struct pool_conn *c, int64_t deadline_us, const struct pool_stmt *st,
-                  const char *const *values, const int *lengths, const int *formats,
-                  PGresult **res, struct pool_error *perr);
+                  const char *const *values, const int *lengths, const int *formats, PGresult **res,
+                  struct pool_error *perr);
 /* Parses and plans st as an unnamed statement without running it: fails if it does not fit the
  * schema. */
 osc_err pool_check_statement(struct pool_conn *c, int64_t deadline_us, const struct pool_stmt *st,

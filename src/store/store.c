@@ -58,27 +58,29 @@ enum q {
 /* Principal columns: id, domain_id, domain name, name, path, kind, enabled, domain enabled,
  * password epoch, created, role bits, password hash (only when $with_pw). */
 #define PRINCIPAL_COLS(p, d, withpw)                                                               \
-    p ".id, " p ".domain_id, " d ".name, " p ".name, " p ".path, " p ".kind, " p ".enabled, " d     \
-      ".enabled, " p ".password_epoch, " US(p ".created_at") ", "                                  \
-      "COALESCE((SELECT bit_or(CASE r.role WHEN 'admin' THEN 1 ELSE 2 END) "                       \
-      "FROM role_assignments r WHERE r.principal_id = " p ".id), 0), "                             \
-      "CASE WHEN " withpw " THEN " p ".password_hash END, " d ".account_id"
+    p ".id, " p ".domain_id, " d ".name, " p ".name, " p ".path, " p ".kind, " p ".enabled, " d    \
+      ".enabled, " p ".password_epoch, " US(                                                       \
+          p ".created_at") ", "                                                                    \
+                           "COALESCE((SELECT bit_or(CASE r.role WHEN 'admin' THEN 1 ELSE 2 END) "  \
+                           "FROM role_assignments r WHERE r.principal_id = " p ".id), 0), "        \
+                           "CASE WHEN " withpw " THEN " p ".password_hash END, " d ".account_id"
 
 /* Credential columns: access key, owner id, owner name, status, description, created, last used,
  * last used service, last used region. */
 #define CRED_COLS(k, ownername)                                                                    \
-    k ".access_key, " k ".owner_id, " ownername ", " k ".status, " k ".description, "              \
-      US(k ".created_at") ", COALESCE(" US(k ".last_used_at") ", 0), " k ".last_used_service, " k  \
-      ".last_used_region"
+    k ".access_key, " k ".owner_id, " ownername ", " k ".status, " k ".description, " US(          \
+        k ".created_at") ", COALESCE(" US(k ".last_used_at") ", 0), " k ".last_used_service, " k   \
+                                                             ".last_used_region"
 
 /* Service account columns after the principal's: description, trust policy, max session, and the
  * most recent use of its current keys (time, region). Needs "s" and a LATERAL "lu". */
 #define SA_COLS(p, s)                                                                              \
-    PRINCIPAL_COLS(p, "d", "false") ", " s ".description, " s ".trust_policy, " s                 \
-      ".max_session_duration, COALESCE(" US("lu.last_used_at") ", 0), lu.last_used_region"
+    PRINCIPAL_COLS(p, "d", "false")                                                                \
+    ", " s ".description, " s ".trust_policy, " s                                                  \
+    ".max_session_duration, COALESCE(" US("lu.last_used_at") ", 0), lu.last_used_region"
 #define SA_LAST_USE(p)                                                                             \
-    " LEFT JOIN LATERAL (SELECT last_used_at, last_used_region FROM access_keys "                 \
-    "WHERE owner_id = " p ".id AND last_used_at IS NOT NULL ORDER BY last_used_at DESC LIMIT 1) " \
+    " LEFT JOIN LATERAL (SELECT last_used_at, last_used_region FROM access_keys "                  \
+    "WHERE owner_id = " p ".id AND last_used_at IS NOT NULL ORDER BY last_used_at DESC LIMIT 1) "  \
     "lu ON true "
 
 #define AUDIT_INSERT                                                                               \
@@ -86,189 +88,265 @@ enum q {
     "request_id) "
 
 static const struct pool_stmt STMTS[Q__COUNT] = {
-    [Q_GET_PRINCIPAL] = {Q_GET_PRINCIPAL, "get_principal",
-        "SELECT " PRINCIPAL_COLS("p", "d", "$3::bool") " FROM principals p "
-        "JOIN domains d ON d.id = p.domain_id "
-        "WHERE p.id = $1 AND ($2::text IS NULL OR p.domain_id = $2)", 3, 1},
+    [Q_GET_PRINCIPAL] =
+        {Q_GET_PRINCIPAL, "get_principal",
+         "SELECT " PRINCIPAL_COLS(
+             "p", "d", "$3::bool") " FROM principals p "
+                                   "JOIN domains d ON d.id = p.domain_id "
+                                   "WHERE p.id = $1 AND ($2::text IS NULL OR p.domain_id = $2)",
+         3, 1},
     [Q_FIND_PRINCIPAL] = {Q_FIND_PRINCIPAL, "find_principal",
-        "SELECT " PRINCIPAL_COLS("p", "d", "$4::bool") " FROM principals p "
-        "JOIN domains d ON d.id = p.domain_id "
-        "WHERE lower(p.name) = lower($3) AND "
-        "CASE WHEN $1::text IS NOT NULL THEN d.id = $1 ELSE lower(d.name) = lower($2) END", 4, 1},
+                          "SELECT " PRINCIPAL_COLS(
+                              "p", "d", "$4::bool") " FROM principals p "
+                                                    "JOIN domains d ON d.id = p.domain_id "
+                                                    "WHERE lower(p.name) = lower($3) AND "
+                                                    "CASE WHEN $1::text IS NOT NULL THEN d.id = $1 "
+                                                    "ELSE lower(d.name) = lower($2) END",
+                          4, 1},
     [Q_LIST_USERS] = {Q_LIST_USERS, "list_users",
-        "SELECT " PRINCIPAL_COLS("p", "d", "false") " FROM principals p "
-        "JOIN domains d ON d.id = p.domain_id "
-        "WHERE p.domain_id = $1 AND p.kind = 'user' AND ($2::text IS NULL OR lower(p.name) = lower($2)) "
-        "ORDER BY lower(p.name), p.id", 2, 1},
+                      "SELECT " PRINCIPAL_COLS(
+                          "p", "d", "false") " FROM principals p "
+                                             "JOIN domains d ON d.id = p.domain_id "
+                                             "WHERE p.domain_id = $1 AND p.kind = 'user' AND "
+                                             "($2::text IS NULL OR lower(p.name) = lower($2)) "
+                                             "ORDER BY lower(p.name), p.id",
+                      2, 1},
     [Q_EACH_PRINCIPAL] = {Q_EACH_PRINCIPAL, "each_principal",
-        "SELECT " PRINCIPAL_COLS("p", "d", "false") " FROM principals p "
-        "JOIN domains d ON d.id = p.domain_id", 0, 1},
-    [Q_CREATE_USER] = {Q_CREATE_USER, "create_user",
-        "WITH ins AS (INSERT INTO principals (id, domain_id, kind, name, enabled, password_hash, path) "
-        "  SELECT $1, d.id, 'user', $3, $4, $5, $9 FROM domains d WHERE d.id = $2 RETURNING *), "
-        "t AS (INSERT INTO principal_tags (principal_id, position, key, value) "
-        "  SELECT ins.id, o.n, o.k, o.v FROM ins, "
-        "  unnest($10::text[], $11::text[]) WITH ORDINALITY AS o(k, v, n)), "
-        "a AS (" AUDIT_INSERT "SELECT domain_id, $6, $7, 'user.create', 'user', id, $8 FROM ins) "
-        "SELECT " PRINCIPAL_COLS("ins", "d", "false") " FROM ins JOIN domains d ON d.id = ins.domain_id",
-        11, 0},
-    [Q_UPDATE_USER] = {Q_UPDATE_USER, "update_user",
-        "WITH u AS (UPDATE principals SET enabled = COALESCE($3::bool, enabled), "
-        "  password_hash = COALESCE($4::text, password_hash), "
-        "  password_epoch = password_epoch + CASE WHEN $4::text IS NULL THEN 0 ELSE 1 END "
-        "  WHERE id = $2 AND domain_id = $1 AND kind = 'user' RETURNING *), "
-        "a AS (" AUDIT_INSERT "SELECT domain_id, $5, $6, 'user.update', 'user', id, $7 FROM u) "
-        "SELECT " PRINCIPAL_COLS("u", "d", "false") " FROM u JOIN domains d ON d.id = u.domain_id",
-        7, 0},
-    [Q_DELETE_PRINCIPAL] = {Q_DELETE_PRINCIPAL, "delete_principal",
-        "WITH del AS (DELETE FROM principals WHERE id = $2 AND domain_id = $1 AND kind = $3 "
-        "  RETURNING id, domain_id, kind), "
-        "a AS (" AUDIT_INSERT "SELECT domain_id, $4, $5, kind || '.delete', kind, id, $6 FROM del) "
-        "SELECT id FROM del", 6, 0},
-    [Q_GRANT_ROLE] = {Q_GRANT_ROLE, "grant_role",
-        "WITH p AS (SELECT id, domain_id, kind FROM principals WHERE id = $2 AND domain_id = $1 "
-        "  FOR KEY SHARE), "
-        "g AS (INSERT INTO role_assignments (principal_id, role) SELECT id, $3 FROM p "
-        "  ON CONFLICT DO NOTHING RETURNING principal_id), "
-        "a AS (" AUDIT_INSERT "SELECT p.domain_id, $4, $5, 'role.grant.' || $3, p.kind, p.id, $6 "
-        "  FROM p JOIN g ON g.principal_id = p.id) "
-        "SELECT id FROM p", 6, 0},
+                          "SELECT " PRINCIPAL_COLS("p", "d",
+                                                   "false") " FROM principals p "
+                                                            "JOIN domains d ON d.id = p.domain_id",
+                          0, 1},
+    [Q_CREATE_USER] =
+        {Q_CREATE_USER, "create_user",
+         "WITH ins AS (INSERT INTO principals (id, domain_id, kind, name, enabled, password_hash, "
+         "path) "
+         "  SELECT $1, d.id, 'user', $3, $4, $5, $9 FROM domains d WHERE d.id = $2 RETURNING *), "
+         "t AS (INSERT INTO principal_tags (principal_id, position, key, value) "
+         "  SELECT ins.id, o.n, o.k, o.v FROM ins, "
+         "  unnest($10::text[], $11::text[]) WITH ORDINALITY AS o(k, v, n)), "
+         "a AS (" AUDIT_INSERT "SELECT domain_id, $6, $7, 'user.create', 'user', id, $8 FROM ins) "
+         "SELECT " PRINCIPAL_COLS("ins", "d",
+                                  "false") " FROM ins JOIN domains d ON d.id = ins.domain_id",
+         11, 0},
+    [Q_UPDATE_USER] =
+        {Q_UPDATE_USER, "update_user",
+         "WITH u AS (UPDATE principals SET enabled = COALESCE($3::bool, enabled), "
+         "  password_hash = COALESCE($4::text, password_hash), "
+         "  password_epoch = password_epoch + CASE WHEN $4::text IS NULL THEN 0 ELSE 1 END "
+         "  WHERE id = $2 AND domain_id = $1 AND kind = 'user' RETURNING *), "
+         "a AS (" AUDIT_INSERT "SELECT domain_id, $5, $6, 'user.update', 'user', id, $7 FROM u) "
+         "SELECT " PRINCIPAL_COLS("u", "d", "false") " FROM u JOIN domains d ON d.id = u.domain_id",
+         7, 0},
+    [Q_DELETE_PRINCIPAL] =
+        {Q_DELETE_PRINCIPAL, "delete_principal",
+         "WITH del AS (DELETE FROM principals WHERE id = $2 AND domain_id = $1 AND kind = $3 "
+         "  RETURNING id, domain_id, kind), "
+         "a AS (" AUDIT_INSERT
+         "SELECT domain_id, $4, $5, kind || '.delete', kind, id, $6 FROM del) "
+         "SELECT id FROM del",
+         6, 0},
+    [Q_GRANT_ROLE] =
+        {Q_GRANT_ROLE, "grant_role",
+         "WITH p AS (SELECT id, domain_id, kind FROM principals WHERE id = $2 AND domain_id = $1 "
+         "  FOR KEY SHARE), "
+         "g AS (INSERT INTO role_assignments (principal_id, role) SELECT id, $3 FROM p "
+         "  ON CONFLICT DO NOTHING RETURNING principal_id), "
+         "a AS (" AUDIT_INSERT "SELECT p.domain_id, $4, $5, 'role.grant.' || $3, p.kind, p.id, $6 "
+         "  FROM p JOIN g ON g.principal_id = p.id) "
+         "SELECT id FROM p",
+         6, 0},
     [Q_REVOKE_ROLE] = {Q_REVOKE_ROLE, "revoke_role",
-        "WITH r AS (DELETE FROM role_assignments ra USING principals p "
-        "  WHERE ra.principal_id = $2 AND ra.role = $3 AND p.id = ra.principal_id AND p.domain_id = $1 "
-        "  RETURNING p.id, p.domain_id, p.kind), "
-        "a AS (" AUDIT_INSERT "SELECT domain_id, $4, $5, 'role.revoke.' || $3, kind, id, $6 FROM r) "
-        "SELECT id FROM r", 6, 0},
-    [Q_INSERT_CRED] = {Q_INSERT_CRED, "insert_cred",
-        "WITH p AS (UPDATE principals SET key_count = key_count + 1 "
-        "  WHERE id = $3 AND domain_id = $2 RETURNING id, name), "
-        "k AS (INSERT INTO access_keys (access_key, owner_id, description, kid, sealed) "
-        "  SELECT $1, p.id, $4, $5, $6 FROM p RETURNING *), "
-        "a AS (" AUDIT_INSERT "SELECT $2, $7, $8, 'credential.create', 'access_key', access_key, $9 "
-        "  FROM k) "
-        "SELECT " CRED_COLS("k", "p.name") " FROM k, p", 9, 0},
+                       "WITH r AS (DELETE FROM role_assignments ra USING principals p "
+                       "  WHERE ra.principal_id = $2 AND ra.role = $3 AND p.id = ra.principal_id "
+                       "AND p.domain_id = $1 "
+                       "  RETURNING p.id, p.domain_id, p.kind), "
+                       "a AS (" AUDIT_INSERT
+                       "SELECT domain_id, $4, $5, 'role.revoke.' || $3, kind, id, $6 FROM r) "
+                       "SELECT id FROM r",
+                       6, 0},
+    [Q_INSERT_CRED] =
+        {Q_INSERT_CRED, "insert_cred",
+         "WITH p AS (UPDATE principals SET key_count = key_count + 1 "
+         "  WHERE id = $3 AND domain_id = $2 RETURNING id, name), "
+         "k AS (INSERT INTO access_keys (access_key, owner_id, description, kid, sealed) "
+         "  SELECT $1, p.id, $4, $5, $6 FROM p RETURNING *), "
+         "a AS (" AUDIT_INSERT
+         "SELECT $2, $7, $8, 'credential.create', 'access_key', access_key, $9 "
+         "  FROM k) "
+         "SELECT " CRED_COLS("k", "p.name") " FROM k, p",
+         9, 0},
     [Q_GET_CRED] = {Q_GET_CRED, "get_cred",
-        "SELECT " CRED_COLS("k", "p.name") " FROM access_keys k "
-        "JOIN principals p ON p.id = k.owner_id WHERE k.access_key = $1 AND p.domain_id = $2", 2, 1},
+                    "SELECT " CRED_COLS("k",
+                                        "p.name") " FROM access_keys k "
+                                                  "JOIN principals p ON p.id = k.owner_id WHERE "
+                                                  "k.access_key = $1 AND p.domain_id = $2",
+                    2, 1},
     [Q_LIST_CREDS] = {Q_LIST_CREDS, "list_creds",
-        "SELECT p.id, " CRED_COLS("k", "p.name") " FROM principals p "
-        "LEFT JOIN access_keys k ON k.owner_id = p.id WHERE p.id = $2 AND p.domain_id = $1 "
-        "ORDER BY k.created_at, k.access_key", 2, 1},
+                      "SELECT p.id, " CRED_COLS(
+                          "k", "p.name") " FROM principals p "
+                                         "LEFT JOIN access_keys k ON k.owner_id = p.id WHERE p.id "
+                                         "= $2 AND p.domain_id = $1 "
+                                         "ORDER BY k.created_at, k.access_key",
+                      2, 1},
     [Q_UPDATE_CRED] = {Q_UPDATE_CRED, "update_cred",
-        "WITH k AS (UPDATE access_keys k SET status = COALESCE($5::text, k.status), "
-        "  description = COALESCE($6::text, k.description) FROM principals p "
-        "  WHERE k.access_key = $1 AND p.id = k.owner_id AND p.domain_id = $2 "
-        "  AND ($3::bool OR k.owner_id = $4) RETURNING k.*, p.name AS owner_name), "
-        "a AS (" AUDIT_INSERT "SELECT $2, $4, $7, 'credential.update', 'access_key', access_key, $8 "
-        "  FROM k) "
-        "SELECT " CRED_COLS("k", "k.owner_name") " FROM k", 8, 1},
+                       "WITH k AS (UPDATE access_keys k SET status = COALESCE($5::text, k.status), "
+                       "  description = COALESCE($6::text, k.description) FROM principals p "
+                       "  WHERE k.access_key = $1 AND p.id = k.owner_id AND p.domain_id = $2 "
+                       "  AND ($3::bool OR k.owner_id = $4) RETURNING k.*, p.name AS owner_name), "
+                       "a AS (" AUDIT_INSERT
+                       "SELECT $2, $4, $7, 'credential.update', 'access_key', access_key, $8 "
+                       "  FROM k) "
+                       "SELECT " CRED_COLS("k", "k.owner_name") " FROM k",
+                       8, 1},
     [Q_DELETE_CRED] = {Q_DELETE_CRED, "delete_cred",
-        "WITH k AS (DELETE FROM access_keys k USING principals p "
-        "  WHERE k.access_key = $1 AND p.id = k.owner_id AND p.domain_id = $2 "
-        "  AND ($3::bool OR k.owner_id = $4) RETURNING k.access_key, k.owner_id), "
-        "c AS (UPDATE principals SET key_count = key_count - 1 FROM k WHERE principals.id = k.owner_id), "
-        "a AS (" AUDIT_INSERT "SELECT $2, $4, $5, 'credential.delete', 'access_key', access_key, $6 "
-        "  FROM k) "
-        "SELECT access_key FROM k", 6, 1},
+                       "WITH k AS (DELETE FROM access_keys k USING principals p "
+                       "  WHERE k.access_key = $1 AND p.id = k.owner_id AND p.domain_id = $2 "
+                       "  AND ($3::bool OR k.owner_id = $4) RETURNING k.access_key, k.owner_id), "
+                       "c AS (UPDATE principals SET key_count = key_count - 1 FROM k WHERE "
+                       "principals.id = k.owner_id), "
+                       "a AS (" AUDIT_INSERT
+                       "SELECT $2, $4, $5, 'credential.delete', 'access_key', access_key, $6 "
+                       "  FROM k) "
+                       "SELECT access_key FROM k",
+                       6, 1},
     [Q_REVOKE_TOKEN] = {Q_REVOKE_TOKEN, "revoke_token",
-        "WITH t AS (INSERT INTO revoked_tokens (token_id, expires_at) "
-        "  VALUES ($1, to_timestamp($2::bigint / 1000000.0)) ON CONFLICT DO NOTHING RETURNING token_id), "
-        "a AS (" AUDIT_INSERT "SELECT $3, $4, $5, 'token.revoke', 'token', token_id, $6 FROM t) "
-        "SELECT 1", 6, 1},
+                        "WITH t AS (INSERT INTO revoked_tokens (token_id, expires_at) "
+                        "  VALUES ($1, to_timestamp($2::bigint / 1000000.0)) ON CONFLICT DO "
+                        "NOTHING RETURNING token_id), "
+                        "a AS (" AUDIT_INSERT
+                        "SELECT $3, $4, $5, 'token.revoke', 'token', token_id, $6 FROM t) "
+                        "SELECT 1",
+                        6, 1},
     [Q_EACH_REVOKED] = {Q_EACH_REVOKED, "each_revoked",
-        "SELECT token_id, " US("expires_at") " FROM revoked_tokens WHERE expires_at > now()", 0, 1},
+                        "SELECT token_id, " US(
+                            "expires_at") " FROM revoked_tokens WHERE expires_at > now()",
+                        0, 1},
     [Q_SCHEMA_VERSION] = {Q_SCHEMA_VERSION, "schema_version",
-        "SELECT COALESCE(max(version), 0) FROM schema_migrations", 0, 1},
+                          "SELECT COALESCE(max(version), 0) FROM schema_migrations", 0, 1},
     [Q_BOOT_FIND_DOMAIN] = {Q_BOOT_FIND_DOMAIN, "boot_find_domain",
-        "SELECT id FROM domains WHERE lower(name) = lower($1)", 1, 1},
+                            "SELECT id FROM domains WHERE lower(name) = lower($1)", 1, 1},
     [Q_BOOT_CREATE_DOMAIN] = {Q_BOOT_CREATE_DOMAIN, "boot_create_domain",
-        "INSERT INTO domains (id, name, account_id) VALUES ($1, $2, $3) "
-        "ON CONFLICT (account_id) DO NOTHING RETURNING id", 3, 0},
-    [Q_BOOT_CREATE_USER] = {Q_BOOT_CREATE_USER, "boot_create_user",
-        "WITH ins AS (INSERT INTO principals (id, domain_id, kind, name, password_hash) "
-        "  VALUES ($1, $2, 'user', $3, $4) ON CONFLICT DO NOTHING RETURNING id, domain_id), "
-        "a AS (" AUDIT_INSERT "SELECT domain_id, NULL, NULL, 'user.create', 'user', id, 'bootstrap' "
-        "  FROM ins) "
-        "SELECT id FROM ins", 4, 0},
+                              "INSERT INTO domains (id, name, account_id) VALUES ($1, $2, $3) "
+                              "ON CONFLICT (account_id) DO NOTHING RETURNING id",
+                              3, 0},
+    [Q_BOOT_CREATE_USER] =
+        {Q_BOOT_CREATE_USER, "boot_create_user",
+         "WITH ins AS (INSERT INTO principals (id, domain_id, kind, name, password_hash) "
+         "  VALUES ($1, $2, 'user', $3, $4) ON CONFLICT DO NOTHING RETURNING id, domain_id), "
+         "a AS (" AUDIT_INSERT
+         "SELECT domain_id, NULL, NULL, 'user.create', 'user', id, 'bootstrap' "
+         "  FROM ins) "
+         "SELECT id FROM ins",
+         4, 0},
     [Q_BOOT_GRANT_ALL] = {Q_BOOT_GRANT_ALL, "boot_grant_all",
-        "INSERT INTO role_assignments (principal_id, role) "
-        "VALUES ($1, 'admin'), ($1, 'security_admin') ON CONFLICT DO NOTHING", 1, 0},
-    [Q_RECORD_MIGRATION] = {Q_RECORD_MIGRATION, "record_migration",
-        "INSERT INTO schema_migrations (version, name) VALUES ($1::integer, $2)", 2, 0},
+                          "INSERT INTO role_assignments (principal_id, role) "
+                          "VALUES ($1, 'admin'), ($1, 'security_admin') ON CONFLICT DO NOTHING",
+                          1, 0},
+    [Q_RECORD_MIGRATION] =
+        {Q_RECORD_MIGRATION, "record_migration",
+         "INSERT INTO schema_migrations (version, name) VALUES ($1::integer, $2)", 2, 0},
     /* The signed-request hot path: one indexed read, so a deleted or deactivated key is refused
      * on every replica the moment its change commits. */
-    [Q_GET_SIGNING_KEY] = {Q_GET_SIGNING_KEY, "get_signing_key",
-        "SELECT k.owner_id, p.domain_id, k.kid, k.sealed, k.status = 'active' AND p.enabled "
-        "AND d.enabled FROM access_keys k JOIN principals p ON p.id = k.owner_id "
-        "JOIN domains d ON d.id = p.domain_id WHERE k.access_key = $1", 1, 1},
-    [Q_LIST_TAGS] = {Q_LIST_TAGS, "list_tags",
-        "SELECT key, value FROM principal_tags WHERE principal_id = $1 ORDER BY position", 1, 1},
+    [Q_GET_SIGNING_KEY] =
+        {Q_GET_SIGNING_KEY, "get_signing_key",
+         "SELECT k.owner_id, p.domain_id, k.kid, k.sealed, k.status = 'active' AND p.enabled "
+         "AND d.enabled FROM access_keys k JOIN principals p ON p.id = k.owner_id "
+         "JOIN domains d ON d.id = p.domain_id WHERE k.access_key = $1",
+         1, 1},
+    [Q_LIST_TAGS] =
+        {Q_LIST_TAGS, "list_tags",
+         "SELECT key, value FROM principal_tags WHERE principal_id = $1 ORDER BY position", 1, 1},
     /* Keyset pagination in (lower(name), id) order, served by the (domain_id, lower(name))
      * index: a page costs the same on the first and the thousandth page. */
-    [Q_LIST_USERS_PAGE] = {Q_LIST_USERS_PAGE, "list_users_page",
-        "SELECT " PRINCIPAL_COLS("p", "d", "false") " FROM principals p "
-        "JOIN domains d ON d.id = p.domain_id "
-        "WHERE p.domain_id = $1 AND p.kind = 'user' AND starts_with(p.path, $2) "
-        "AND ($3::text IS NULL OR (lower(p.name), p.id) > ($3, $4)) "
-        "ORDER BY lower(p.name), p.id LIMIT $5::integer", 5, 1},
+    [Q_LIST_USERS_PAGE] =
+        {Q_LIST_USERS_PAGE, "list_users_page",
+         "SELECT " PRINCIPAL_COLS(
+             "p", "d",
+             "false") " FROM principals p "
+                      "JOIN domains d ON d.id = p.domain_id "
+                      "WHERE p.domain_id = $1 AND p.kind = 'user' AND starts_with(p.path, $2) "
+                      "AND ($3::text IS NULL OR (lower(p.name), p.id) > ($3, $4)) "
+                      "ORDER BY lower(p.name), p.id LIMIT $5::integer",
+         5, 1},
     /* Key rotation: secrets sealed under any kid but the primary, a batch at a time. */
     [Q_KEYS_TO_RESEAL] = {Q_KEYS_TO_RESEAL, "keys_to_reseal",
-        "SELECT access_key, kid, sealed FROM access_keys WHERE kid <> $1 "
-        "ORDER BY access_key LIMIT $2::integer", 2, 1},
+                          "SELECT access_key, kid, sealed FROM access_keys WHERE kid <> $1 "
+                          "ORDER BY access_key LIMIT $2::integer",
+                          2, 1},
     /* Only if nobody re-sealed or deleted it meanwhile: a concurrent rotation is harmless. */
     [Q_RESEAL] = {Q_RESEAL, "reseal",
-        "UPDATE access_keys SET kid = $3, sealed = $4 WHERE access_key = $1 AND kid = $2", 4, 1},
-    [Q_CREATE_SA] = {Q_CREATE_SA, "create_sa",
-        "WITH ins AS (INSERT INTO principals (id, domain_id, kind, name, enabled, path) "
-        "  SELECT $1, d.id, 'service_account', $3, $4, $5 FROM domains d WHERE d.id = $2 "
-        "  RETURNING *), "
-        "s AS (INSERT INTO service_accounts (principal_id, description, trust_policy, "
-        "  max_session_duration) SELECT id, $6, $7, $8::integer FROM ins RETURNING *), "
-        "t AS (INSERT INTO principal_tags (principal_id, position, key, value) "
-        "  SELECT ins.id, o.n, o.k, o.v FROM ins, "
-        "  unnest($9::text[], $10::text[]) WITH ORDINALITY AS o(k, v, n)), "
-        "a AS (" AUDIT_INSERT "SELECT domain_id, $11, $12, 'service_account.create', "
-        "  'service_account', id, $13 FROM ins) "
-        "SELECT " SA_COLS("ins", "s") " FROM ins JOIN s ON s.principal_id = ins.id "
-        "JOIN domains d ON d.id = ins.domain_id" SA_LAST_USE("ins"), 13, 0},
-    [Q_GET_SA] = {Q_GET_SA, "get_sa",
-        "SELECT " SA_COLS("p", "s") " FROM principals p JOIN service_accounts s "
-        "ON s.principal_id = p.id JOIN domains d ON d.id = p.domain_id" SA_LAST_USE("p")
-        "WHERE p.id = $1 AND p.domain_id = $2", 2, 1},
-    [Q_FIND_SA] = {Q_FIND_SA, "find_sa",
-        "SELECT " SA_COLS("p", "s") " FROM principals p JOIN service_accounts s "
-        "ON s.principal_id = p.id JOIN domains d ON d.id = p.domain_id" SA_LAST_USE("p")
-        "WHERE p.domain_id = $1 AND lower(p.name) = lower($2)", 2, 1},
-    [Q_LIST_SA_PAGE] = {Q_LIST_SA_PAGE, "list_sa_page",
-        "SELECT " SA_COLS("p", "s") " FROM principals p JOIN service_accounts s "
-        "ON s.principal_id = p.id JOIN domains d ON d.id = p.domain_id" SA_LAST_USE("p")
-        "WHERE p.domain_id = $1 AND starts_with(p.path, $2) "
-        "AND ($3::text IS NULL OR (lower(p.name), p.id) > ($3, $4)) "
-        "ORDER BY lower(p.name), p.id LIMIT $5::integer", 5, 1},
-    [Q_UPDATE_SA] = {Q_UPDATE_SA, "update_sa",
-        "WITH p AS (UPDATE principals SET enabled = COALESCE($3::bool, enabled) "
-        "  WHERE id = $2 AND domain_id = $1 AND kind = 'service_account' RETURNING *), "
-        "s AS (UPDATE service_accounts SET description = COALESCE($4::text, description) "
-        "  WHERE principal_id = (SELECT id FROM p) RETURNING *), "
-        "a AS (" AUDIT_INSERT "SELECT domain_id, $5, $6, 'service_account.update', "
-        "  'service_account', id, $7 FROM p) "
-        "SELECT " SA_COLS("p", "s") " FROM p JOIN s ON s.principal_id = p.id "
-        "JOIN domains d ON d.id = p.domain_id" SA_LAST_USE("p"), 7, 0},
+                  "UPDATE access_keys SET kid = $3, sealed = $4 WHERE access_key = $1 AND kid = $2",
+                  4, 1},
+    [Q_CREATE_SA] =
+        {Q_CREATE_SA, "create_sa",
+         "WITH ins AS (INSERT INTO principals (id, domain_id, kind, name, enabled, path) "
+         "  SELECT $1, d.id, 'service_account', $3, $4, $5 FROM domains d WHERE d.id = $2 "
+         "  RETURNING *), "
+         "s AS (INSERT INTO service_accounts (principal_id, description, trust_policy, "
+         "  max_session_duration) SELECT id, $6, $7, $8::integer FROM ins RETURNING *), "
+         "t AS (INSERT INTO principal_tags (principal_id, position, key, value) "
+         "  SELECT ins.id, o.n, o.k, o.v FROM ins, "
+         "  unnest($9::text[], $10::text[]) WITH ORDINALITY AS o(k, v, n)), "
+         "a AS (" AUDIT_INSERT "SELECT domain_id, $11, $12, 'service_account.create', "
+         "  'service_account', id, $13 FROM ins) "
+         "SELECT " SA_COLS("ins", "s") " FROM ins JOIN s ON s.principal_id = ins.id "
+                                       "JOIN domains d ON d.id = ins.domain_id" SA_LAST_USE("ins"),
+         13, 0},
+    [Q_GET_SA] =
+        {Q_GET_SA, "get_sa",
+         "SELECT " SA_COLS(
+             "p", "s") " FROM principals p JOIN service_accounts s "
+                       "ON s.principal_id = p.id JOIN domains d ON d.id = p.domain_id" SA_LAST_USE(
+                           "p") "WHERE p.id = $1 AND p.domain_id = $2",
+         2, 1},
+    [Q_FIND_SA] =
+        {Q_FIND_SA, "find_sa",
+         "SELECT " SA_COLS(
+             "p", "s") " FROM principals p JOIN service_accounts s "
+                       "ON s.principal_id = p.id JOIN domains d ON d.id = p.domain_id" SA_LAST_USE(
+                           "p") "WHERE p.domain_id = $1 AND lower(p.name) = lower($2)",
+         2, 1},
+    [Q_LIST_SA_PAGE] =
+        {Q_LIST_SA_PAGE, "list_sa_page",
+         "SELECT " SA_COLS(
+             "p", "s") " FROM principals p JOIN service_accounts s "
+                       "ON s.principal_id = p.id JOIN domains d ON d.id = p.domain_id" SA_LAST_USE(
+                           "p") "WHERE p.domain_id = $1 AND starts_with(p.path, $2) "
+                                "AND ($3::text IS NULL OR (lower(p.name), p.id) > ($3, $4)) "
+                                "ORDER BY lower(p.name), p.id LIMIT $5::integer",
+         5, 1},
+    [Q_UPDATE_SA] =
+        {Q_UPDATE_SA, "update_sa",
+         "WITH p AS (UPDATE principals SET enabled = COALESCE($3::bool, enabled) "
+         "  WHERE id = $2 AND domain_id = $1 AND kind = 'service_account' RETURNING *), "
+         "s AS (UPDATE service_accounts SET description = COALESCE($4::text, description) "
+         "  WHERE principal_id = (SELECT id FROM p) RETURNING *), "
+         "a AS (" AUDIT_INSERT "SELECT domain_id, $5, $6, 'service_account.update', "
+         "  'service_account', id, $7 FROM p) "
+         "SELECT " SA_COLS("p", "s") " FROM p JOIN s ON s.principal_id = p.id "
+                                     "JOIN domains d ON d.id = p.domain_id" SA_LAST_USE("p"),
+         7, 0},
     /* AWS DeleteUser: refuses while keys exist. The row lock it takes is the one key creation
      * takes to bump key_count, so a racing CreateAccessKey either wins or finds no user. */
-    [Q_DELETE_WITHOUT_KEYS] = {Q_DELETE_WITHOUT_KEYS, "delete_without_keys",
-        "WITH del AS (DELETE FROM principals WHERE id = $2 AND domain_id = $1 AND kind = $6 "
-        "  AND key_count = 0 RETURNING id, domain_id, kind), "
-        "a AS (" AUDIT_INSERT "SELECT domain_id, $3, $4, kind || '.delete', kind, id, $5 FROM del) "
-        "SELECT id FROM del", 6, 0},
+    [Q_DELETE_WITHOUT_KEYS] =
+        {Q_DELETE_WITHOUT_KEYS, "delete_without_keys",
+         "WITH del AS (DELETE FROM principals WHERE id = $2 AND domain_id = $1 AND kind = $6 "
+         "  AND key_count = 0 RETURNING id, domain_id, kind), "
+         "a AS (" AUDIT_INSERT
+         "SELECT domain_id, $3, $4, kind || '.delete', kind, id, $5 FROM del) "
+         "SELECT id FROM del",
+         6, 0},
     /* Coalesced last use: one statement for every key used since the last flush; a use never
      * moves last_used_at backwards (two replicas may flush in any order). */
-    [Q_RECORD_LAST_USE] = {Q_RECORD_LAST_USE, "record_last_use",
-        "UPDATE access_keys k SET last_used_at = to_timestamp(u.at / 1000000.0), "
-        "last_used_service = u.service, last_used_region = u.region "
-        "FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) AS u(ak, at, service, region) "
-        "WHERE k.access_key = u.ak "
-        "AND (k.last_used_at IS NULL OR k.last_used_at < to_timestamp(u.at / 1000000.0))", 4, 1},
+    [Q_RECORD_LAST_USE] =
+        {Q_RECORD_LAST_USE, "record_last_use",
+         "UPDATE access_keys k SET last_used_at = to_timestamp(u.at / 1000000.0), "
+         "last_used_service = u.service, last_used_region = u.region "
+         "FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) AS u(ak, at, service, "
+         "region) "
+         "WHERE k.access_key = u.ak "
+         "AND (k.last_used_at IS NULL OR k.last_used_at < to_timestamp(u.at / 1000000.0))",
+         4, 1},
 };
 
 osc_err osc_store_create(const struct osc_store_options *opt, osc_store **out)
@@ -344,8 +422,8 @@ static osc_err run(osc_store *st, enum q id, const char *const *values, const in
             continue;
         break;
     }
-    if (err == OSC_E_UNAVAILABLE || (err && !perr->constraint[0] &&
-                                     strcmp(perr->sqlstate, "23505") != 0))
+    if (err == OSC_E_UNAVAILABLE ||
+        (err && !perr->constraint[0] && strcmp(perr->sqlstate, "23505") != 0))
         log_failure(id, err, perr);
     return err;
 }
@@ -590,9 +668,10 @@ osc_err osc_store_create_user(osc_store *st, const struct osc_audit *a, const ch
         err = tag_arrays(u->tags, u->ntags, &keys, &values);
     if (err)
         goto out;
-    const char *v[] = {id,          domain_id,     u->name,       u->enabled ? "t" : "f",
-                       u->password_hash, a->actor_id, a->actor_kind, a->request_id,
-                       u->path ? u->path : "/", keys, values};
+    const char *v[] = {
+        id,          domain_id,     u->name,       u->enabled ? "t" : "f",  u->password_hash,
+        a->actor_id, a->actor_kind, a->request_id, u->path ? u->path : "/", keys,
+        values};
     err = run(st, Q_CREATE_USER, v, NULL, NULL, &r, &perr);
     if (err == OSC_E_INTERNAL && strcmp(perr.sqlstate, "23505") == 0) {
         struct osc_principal holder;
@@ -621,7 +700,7 @@ osc_err osc_store_update_user(osc_store *st, const struct osc_audit *a, const ch
                               const char *id, int enabled, const char *password_hash,
                               struct osc_principal *out)
 {
-    const char *v[] = {domain_id,   id,          enabled < 0 ? NULL : (enabled ? "t" : "f"),
+    const char *v[] = {domain_id,     id,          enabled < 0 ? NULL : (enabled ? "t" : "f"),
                        password_hash, a->actor_id, a->actor_kind,
                        a->request_id};
     return one_principal(st, Q_UPDATE_USER, v, out);
@@ -640,8 +719,8 @@ static osc_err change(osc_store *st, enum q id, const char *const *v)
     return err;
 }
 
-osc_err osc_store_delete_principal(osc_store *st, const struct osc_audit *a,
-                                   const char *domain_id, const char *id, enum osc_kind kind)
+osc_err osc_store_delete_principal(osc_store *st, const struct osc_audit *a, const char *domain_id,
+                                   const char *id, enum osc_kind kind)
 {
     const char *v[] = {domain_id, id, kind_name(kind), a->actor_id, a->actor_kind, a->request_id};
     return change(st, Q_DELETE_PRINCIPAL, v);
@@ -663,16 +742,16 @@ osc_err osc_store_revoke_role(osc_store *st, const struct osc_audit *a, const ch
     return change(st, Q_REVOKE_ROLE, v);
 }
 
-osc_err osc_store_insert_credential(osc_store *st, const struct osc_audit *a,
-                                    const char *domain_id, const char *owner_id,
-                                    const char *access_key, const char *description,
-                                    const char *kid, const unsigned char *sealed,
-                                    size_t sealedlen, struct osc_credential *out)
+osc_err osc_store_insert_credential(osc_store *st, const struct osc_audit *a, const char *domain_id,
+                                    const char *owner_id, const char *access_key,
+                                    const char *description, const char *kid,
+                                    const unsigned char *sealed, size_t sealedlen,
+                                    struct osc_credential *out)
 {
     osc_err err = OSC_OK;
     struct pool_error perr = {0};
     PGresult *r = NULL;
-    const char *v[] = {access_key,  domain_id,     owner_id,     description, kid,
+    const char *v[] = {access_key,           domain_id,   owner_id,      description,  kid,
                        (const char *)sealed, a->actor_id, a->actor_kind, a->request_id};
     int len[] = {0, 0, 0, 0, 0, (int)sealedlen, 0, 0, 0};
     int fmt[] = {0, 0, 0, 0, 0, 1, 0, 0, 0};
@@ -757,10 +836,9 @@ out:
     return err;
 }
 
-osc_err osc_store_update_credential(osc_store *st, const struct osc_audit *a,
-                                    const char *domain_id, const char *access_key, int may_any,
-                                    const char *caller_id, int active, const char *description,
-                                    struct osc_credential *out)
+osc_err osc_store_update_credential(osc_store *st, const struct osc_audit *a, const char *domain_id,
+                                    const char *access_key, int may_any, const char *caller_id,
+                                    int active, const char *description, struct osc_credential *out)
 {
     struct pool_error perr = {0};
     PGresult *r = NULL;
@@ -782,12 +860,11 @@ osc_err osc_store_update_credential(osc_store *st, const struct osc_audit *a,
     return err;
 }
 
-osc_err osc_store_delete_credential(osc_store *st, const struct osc_audit *a,
-                                    const char *domain_id, const char *access_key, int may_any,
-                                    const char *caller_id)
+osc_err osc_store_delete_credential(osc_store *st, const struct osc_audit *a, const char *domain_id,
+                                    const char *access_key, int may_any, const char *caller_id)
 {
-    const char *v[] = {access_key, domain_id, may_any ? "t" : "f", caller_id, a->actor_kind,
-                       a->request_id};
+    const char *v[] = {access_key, domain_id,     may_any ? "t" : "f",
+                       caller_id,  a->actor_kind, a->request_id};
     return change(st, Q_DELETE_CRED, v);
 }
 
@@ -1355,11 +1432,10 @@ out:
 
 osc_err osc_store_update_service_account(osc_store *st, const struct osc_audit *a,
                                          const char *domain_id, const char *id, int enabled,
-                                         const char *description,
-                                         struct osc_service_account *out)
+                                         const char *description, struct osc_service_account *out)
 {
-    const char *v[] = {domain_id,   id,          enabled < 0 ? NULL : (enabled ? "t" : "f"),
-                       description, a->actor_id, a->actor_kind,
+    const char *v[] = {domain_id,    id,          enabled < 0 ? NULL : (enabled ? "t" : "f"),
+                       description,  a->actor_id, a->actor_kind,
                        a->request_id};
     return one_service_account(st, Q_UPDATE_SA, v, out);
 }

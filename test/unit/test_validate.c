@@ -15,8 +15,10 @@ static void test_validate_names(void **state)
     assert_true(osc_valid_name("alice"));
     assert_true(osc_valid_name("alice.smith+ci@example.com"));
     assert_true(osc_valid_name("A_b=c,d-e"));
-    assert_true(osc_valid_name("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")); /* 64 */
-    assert_false(osc_valid_name("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")); /* 65 */
+    assert_true(osc_valid_name(
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")); /* 64 */
+    assert_false(osc_valid_name(
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")); /* 65 */
     assert_false(osc_valid_name(""));
     assert_false(osc_valid_name(NULL));
     assert_false(osc_valid_name("bad name"));
@@ -88,12 +90,9 @@ static void test_validate_passwords(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_validate_names),
-        cmocka_unit_test(test_validate_access_keys),
-        cmocka_unit_test(test_validate_ids),
-        cmocka_unit_test(test_validate_utf8),
-        cmocka_unit_test(test_validate_text),
-        cmocka_unit_test(test_validate_passwords),
+        cmocka_unit_test(test_validate_names), cmocka_unit_test(test_validate_access_keys),
+        cmocka_unit_test(test_validate_ids),   cmocka_unit_test(test_validate_utf8),
+        cmocka_unit_test(test_validate_text),  cmocka_unit_test(test_validate_passwords),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
