@@ -156,3 +156,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         return
     if missing:
         terminalreporter.write_line("oscred: OpenAPI operations not exercised: " + ", ".join(missing))
+
+
+# Real-client fixtures (aws CLI, boto3, @aws-sdk/client-iam, the Huawei Node SDK): see realclients.py.
+from realclients import aws_admin, aws_cli, boto, client_home, foreign, js_clients  # noqa: E402,F401
