@@ -234,10 +234,10 @@ static osc_err load_keys(const char *path)
     osc_err err = osc_keyring_load(path, &kr, why, sizeof(why));
 
     if (err) {
-        osc_log(OSC_LOG_ERROR, "keyring.invalid", "file", path, "detail", why, NULL);
+        osc_log(OSC_LOG_ERROR, "keyring.invalid", "file", path, "detail", why, OSC_LOG_END);
         return err;
     }
-    osc_log(OSC_LOG_INFO, "keyring.loaded", "file", path, "primary", osc_keyring_primary(kr), NULL);
+    osc_log(OSC_LOG_INFO, "keyring.loaded", "file", path, "primary", osc_keyring_primary(kr), OSC_LOG_END);
     osc_keyring_install(kr);
     return OSC_OK;
 }
@@ -251,7 +251,7 @@ static osc_err load_cache(struct osc_app *app)
     for (int i = 0; i < CACHE_LOAD_ATTEMPTS && err; i++) {
         err = osc_app_load_cache(app);
         if (err) {
-            osc_log(OSC_LOG_WARN, "cache.load_failed", "error", osc_err_name(err), NULL);
+            osc_log(OSC_LOG_WARN, "cache.load_failed", "error", osc_err_name(err), OSC_LOG_END);
             sleep(1);
         }
     }
@@ -262,7 +262,7 @@ static void listener_resync(void *arg)
 {
     osc_err err = osc_app_load_cache(arg);
     if (err)
-        osc_log(OSC_LOG_WARN, "cache.resync_failed", "error", osc_err_name(err), NULL);
+        osc_log(OSC_LOG_WARN, "cache.resync_failed", "error", osc_err_name(err), OSC_LOG_END);
 }
 
 static void listener_notify(const char *payload, void *arg)
@@ -315,7 +315,7 @@ static int cmd_serve(void)
     if (osc_http_start(&app, &http))
         goto out;
     osc_log(OSC_LOG_INFO, "server.started", "version", OSC_VERSION, "listen", cfg.listen_host,
-            NULL);
+            OSC_LOG_END);
     for (;;) {
         if (sigwait(&set, &sig) != 0)
             continue;
@@ -326,12 +326,12 @@ static int cmd_serve(void)
         }
         break;
     }
-    osc_log(OSC_LOG_INFO, "server.stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+    osc_log(OSC_LOG_INFO, "server.stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", OSC_LOG_END);
     osc_http_set_draining(http);
     osc_http_stop(http, cfg.shutdown_grace_s);
     http = NULL;
     rc = 0;
-    osc_log(OSC_LOG_INFO, "server.stopped", NULL);
+    osc_log(OSC_LOG_INFO, "server.stopped", OSC_LOG_END);
 out:
     osc_http_stop(http, 0);
     osc_store_listen_stop(listener);

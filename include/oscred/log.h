@@ -7,10 +7,13 @@
 
 #include "oscred/config.h"
 
+/* Ends the key/value list of osc_log: a typed null pointer, as variadic functions need. */
+#define OSC_LOG_END ((const char *)NULL)
+
 void osc_log_set_level(enum osc_log_level level);
 int osc_log_enabled(enum osc_log_level level);
 /* One line {"ts":..,"level":..,"event":event, key: value, ...}; the variadic part is pairs of
- * const char * (key, value) ending with NULL. A NULL value is skipped. */
+ * const char * (key, value) ending with OSC_LOG_END. A NULL value is skipped. */
 void osc_log(enum osc_log_level level, const char *event, ...);
 
 struct osc_access_entry {

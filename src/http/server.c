@@ -51,7 +51,7 @@ osc_err osc_http_start(struct osc_app *app, osc_http **out)
     }
     err = resolve(app->cfg->listen_host, app->cfg->listen_port, &h->addr);
     if (err) {
-        osc_log(OSC_LOG_ERROR, "http.bad_listen_address", "host", app->cfg->listen_host, NULL);
+        osc_log(OSC_LOG_ERROR, "http.bad_listen_address", "host", app->cfg->listen_host, OSC_LOG_END);
         goto out;
     }
     if (ulfius_init_instance(&h->inst, (unsigned)app->cfg->listen_port, NULL, NULL) != U_OK) {
@@ -83,7 +83,7 @@ osc_err osc_http_start(struct osc_app *app, osc_http **out)
         flags |= MHD_USE_IPv6;
     if (ulfius_start_framework_with_mhd_options(&h->inst, flags, ops) != U_OK) {
         osc_log(OSC_LOG_ERROR, "http.start_failed", "detail",
-                "cannot listen on the configured address (in use, or not local?)", NULL);
+                "cannot listen on the configured address (in use, or not local?)", OSC_LOG_END);
         err = OSC_E_INTERNAL;
         goto out;
     }

@@ -80,7 +80,7 @@ osc_err osc_admin_rotate_secrets(struct osc_app *app, int batch, size_t *reseale
     } while (!err && progress > 0);
     for (size_t i = 0; !err && i < n; i++)
         osc_log(OSC_LOG_ERROR, "rotate.cannot_open", "access_key", keys[i].access_key, "kid",
-                keys[i].kid, NULL);
+                keys[i].kid, OSC_LOG_END);
     if (!err && n > 0)
         err = OSC_E_NOT_FOUND;
     free(keys);

@@ -81,7 +81,7 @@ static void flush(osc_lastuse *lu)
         return;
     osc_err err = osc_store_record_last_use(lu->store, batch, n);
     if (err) {
-        osc_log(OSC_LOG_WARN, "lastuse.flush_failed", "error", osc_err_name(err), NULL);
+        osc_log(OSC_LOG_WARN, "lastuse.flush_failed", "error", osc_err_name(err), OSC_LOG_END);
         for (size_t i = 0; i < n; i++)
             osc_lastuse_record(lu, batch[i].access_key, batch[i].at_us, batch[i].service,
                                batch[i].region);

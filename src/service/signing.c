@@ -34,7 +34,7 @@ osc_err osc_signing_key_get(struct osc_app *app, struct osc_ctx *ctx, const char
         /* A ring that lost the key's kid, or a tampered row: an operator problem, not the
          * client's, but the client must not learn which. */
         osc_log(OSC_LOG_ERROR, "signing.secret_unavailable", "access_key", key->access_key, "kid",
-                key->kid, "error", osc_err_name(err), NULL);
+                key->kid, "error", osc_err_name(err), OSC_LOG_END);
         err = OSC_E_INTERNAL;
     }
 out:

@@ -42,7 +42,7 @@ static void refresh_principal(struct osc_app *app, const char *id)
         (void)osc_pcache_put(app->pcache, &p);
     else
         osc_log(OSC_LOG_WARN, "cache.refresh_failed", "principal_id", id, "error",
-                osc_err_name(err), NULL);
+                osc_err_name(err), OSC_LOG_END);
     osc_principal_cleanup(&p);
 }
 
@@ -61,6 +61,6 @@ void osc_app_apply_notification(struct osc_app *app, const char *payload)
         if (osc_valid_id(id) && end && *end == '\0')
             (void)osc_pcache_revoke(app->pcache, id, (int64_t)exp);
     } else {
-        osc_log(OSC_LOG_WARN, "cache.unknown_notification", NULL);
+        osc_log(OSC_LOG_WARN, "cache.unknown_notification", OSC_LOG_END);
     }
 }

@@ -38,7 +38,7 @@ static PGconn *open_listening(struct osc_listener *l)
     PQclear(r);
     return c;
 fail:
-    osc_log(OSC_LOG_WARN, "db.listen_failed", "detail", PQerrorMessage(c), NULL);
+    osc_log(OSC_LOG_WARN, "db.listen_failed", "detail", PQerrorMessage(c), OSC_LOG_END);
     PQclear(r);
     PQfinish(c);
     return NULL;
@@ -67,7 +67,7 @@ static void *run(void *arg)
                     usleep(POLL_MS * 1000);
                 continue;
             }
-            osc_log(OSC_LOG_INFO, "db.listening", NULL);
+            osc_log(OSC_LOG_INFO, "db.listening", OSC_LOG_END);
             l->ops.resync(l->arg);
         }
         struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};

@@ -196,7 +196,7 @@ static osc_err connect_conn(struct pool *p, struct pool_conn *c, int64_t deadlin
 out:
     if (err) {
         if (conn) {
-            osc_log(OSC_LOG_WARN, "db.connect_failed", "detail", PQerrorMessage(conn), NULL);
+            osc_log(OSC_LOG_WARN, "db.connect_failed", "detail", PQerrorMessage(conn), OSC_LOG_END);
             PQfinish(conn);
         }
         c->next_connect_us = osc_now_us() + RECONNECT_INTERVAL_US;

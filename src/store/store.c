@@ -385,7 +385,7 @@ static void log_failure(enum q id, osc_err err, const struct pool_error *perr)
 {
     osc_log(err == OSC_E_UNAVAILABLE ? OSC_LOG_WARN : OSC_LOG_ERROR, "db.statement_failed",
             "statement", STMTS[id].name, "error", osc_err_name(err), "sqlstate",
-            perr->sqlstate[0] ? perr->sqlstate : NULL, "detail", perr->message, NULL);
+            perr->sqlstate[0] ? perr->sqlstate : NULL, "detail", perr->message, OSC_LOG_END);
 }
 
 static int retryable_conflict(const struct pool_error *perr)
@@ -919,7 +919,7 @@ static osc_err tx_sql(struct pool_conn *c, int64_t deadline, const char *what, c
     osc_err err = pool_exec_sql(c, deadline, sql, &perr);
     if (err)
         osc_log(OSC_LOG_ERROR, "db.sql_failed", "step", what, "sqlstate",
-                perr.sqlstate[0] ? perr.sqlstate : NULL, "detail", perr.message, NULL);
+                perr.sqlstate[0] ? perr.sqlstate : NULL, "detail", perr.message, OSC_LOG_END);
     return err;
 }
 
@@ -1103,7 +1103,7 @@ osc_err osc_store_check_statements(osc_store *st)
         if (err)
             osc_log(OSC_LOG_ERROR, "db.statement_does_not_fit_schema", "statement", STMTS[i].name,
                     "sqlstate", perr.sqlstate[0] ? perr.sqlstate : NULL, "detail", perr.message,
-                    NULL);
+                    OSC_LOG_END);
     }
 out:
     if (c)
