@@ -385,7 +385,7 @@ static osc_err denied(struct call *c, const char *resource_kind, const char *res
     char who[700] = "";
 
     /* The caller's ARN needs its path and account: one read, on this failure path only. */
-    if (osc_user_find(c->app, c->ctx, c->ctx->caller.name, &self) == OSC_OK)
+    if (osc_principal_resolve_for_keys(c->app, c->ctx, NULL, &self) == OSC_OK)
         arn(&self, who, sizeof(who));
     else
         snprintf(who, sizeof(who), "%s", c->ctx->caller.name);
