@@ -9,16 +9,31 @@
 
 check_response raises AssertionError when the status is not declared for the operation, the JSON body does
 not validate against the declared schema (JSON Schema 2020-12, $refs resolved into the spec's components),
-a required response header (X-Request-Id, X-Subject-Token, WWW-Authenticate) is missing or malformed, or a
-body is present where none is declared (204, HEAD). A path or method the spec lacks must answer 404 (or 405)
-in its surface's error format. Needs python3-yaml and python3-jsonschema (>= 4.0; the
-Debian 12 package is 4.10). The spec is read once, from $OSCRED_OPENAPI or openapi/oscred.yaml.
+a required response header (X-Request-Id, X-Subject-Token, WWW-Authenticate, x-amzn-RequestId, Date) is missing
+or malformed, or a body is present where none is declared (204, HEAD). A path or method the spec lacks must
+answer 404 (or 405) in its surface's error format.
+
+The AWS Query API (operation awsQuery: POST /, and GET / with an Action query parameter) answers XML. Such
+answers are checked against awsQuery's declared statuses, then parsed with xml.etree: well-formed, no comments,
+every element in the IAM namespace, root <{Action}Response> (Action one of the spec's Action enum, and the
+requested one when known) with ResponseMetadata/RequestId on 2xx, <ErrorResponse> with Error/Type (Sender for
+4xx, Receiver for 5xx), Error/Code, Error/Message and RequestId otherwise, the body's RequestId equal to the
+x-amzn-RequestId header; finally the document, read as JSON the way the spec's awsQuery description says, is
+validated against the contentSchema of the declared text/xml schema. A GET / answer is taken as a Query API one
+when the path carries an Action parameter, action= is passed, or the answer is XML; otherwise it is version
+discovery (listVersions). awsQuery counts as covered when any Query API answer was checked;
+uncovered_query_actions() lists the actions no successful answer was checked for.
+
+Needs python3-yaml and python3-jsonschema (>= 4.0; the Debian 12 package is 4.10). The spec is read once, from
+$OSCRED_OPENAPI or openapi/oscred.yaml.
 """
 
 import json
 import os
 import re
 import threading
+import urllib.parse
+import xml.etree.ElementTree as ET
 
 import jsonschema
 import yaml
@@ -31,18 +46,23 @@ __all__ = [
     "covered",
     "reset_coverage",
     "operation_ids",
+    "query_actions",
+    "uncovered_query_actions",
     "spec",
 ]
 
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _DEFAULT_SPEC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "openapi", "oscred.yaml")
 _SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+_QUERY_OPERATION = "awsQuery"
+IAM_XMLNS = "https://iam.amazonaws.com/doc/2010-05-08/"
 
 _lock = threading.Lock()
 _spec = None
 _ops = None  # operationId -> (path, method)
 _validators = {}  # id(schema node) -> validator
 _covered = set()
+_covered_actions = set()  # Query API actions a checked 2xx answer was for
 
 
 def spec():
@@ -99,6 +119,34 @@ def uncovered():
 def reset_coverage():
     with _lock:
         _covered.clear()
+        _covered_actions.clear()
+
+
+def query_actions():
+    """The Query API actions the spec declares (the Action enum of awsQuery's parameters), sorted; [] if none."""
+    spec()
+    if _QUERY_OPERATION not in _ops:
+        return []
+    p, m = _ops[_QUERY_OPERATION]
+    op = spec()["paths"][p][m]
+    schemas = []
+    for media in ((op.get("requestBody") or {}).get("content") or {}).values():
+        schemas.append(media.get("schema"))
+    for param in op.get("parameters") or []:
+        schemas.append(_deref(param).get("schema"))
+    for schema in schemas:
+        schema = _deref(schema or {})
+        action = _deref((schema.get("properties") or {}).get("Action") or {})
+        if action.get("enum"):
+            return sorted(action["enum"])
+    return []
+
+
+def uncovered_query_actions():
+    """The Query API actions no successful (2xx) answer was checked for, sorted."""
+    actions = query_actions()
+    with _lock:
+        return [a for a in actions if a not in _covered_actions]
 
 
 # ---- lookups -------------------------------------------------------------------------------------
@@ -235,7 +283,114 @@ def _is_empty(body):
     return body is None or body == b"" or body == ""
 
 
-def _check(where, response, status, body, headers, method):
+def _is_xml_media(media):
+    base = media.split(";", 1)[0].strip().lower()
+    return base in ("text/xml", "application/xml") or base.endswith("+xml")
+
+
+# ---- XML (the AWS Query API) ---------------------------------------------------------------------
+
+def _local(tag):
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else str(tag)
+
+
+def _namespace(tag):
+    return tag[1:].split("}", 1)[0] if isinstance(tag, str) and tag.startswith("{") else ""
+
+
+def _xml_json(elem, problems):
+    """An element read as JSON, as the spec's awsQuery description defines it: child elements -> object keyed by
+    local name, only <member> children -> array, no children -> its text ("" when empty)."""
+    children = list(elem)
+    if not children:
+        return elem.text or ""
+    name = _local(elem.tag)
+    if (elem.text or "").strip() or any((c.tail or "").strip() for c in children):
+        problems.append(f"<{name}> mixes text and child elements")
+    names = [_local(c.tag) for c in children]
+    if all(n == "member" for n in names):
+        return [_xml_json(c, problems) for c in children]
+    if "member" in names:
+        problems.append(f"<{name}> mixes <member> with other child elements {sorted(set(names) - {'member'})}")
+    out = {}
+    for c in children:
+        n = _local(c.tag)
+        if n in out:
+            problems.append(f"<{n}> appears more than once in <{name}>")
+            continue
+        out[n] = _xml_json(c, problems)
+    return out
+
+
+def _xml_problems(text, schema, hmap, query=None):
+    """Problems of an XML body: well-formedness, then (for the Query API: query = {"status", "action"}) AWS's
+    envelope rules, then the declared schema's contentSchema against the document read as JSON."""
+    raw = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    try:
+        root = ET.fromstring(raw)
+    except ET.ParseError as e:
+        return [f"body is not well-formed XML ({e}): {raw[:200]!r}"]
+    problems = []
+    if b"<!--" in raw:
+        problems.append("the document holds an XML comment (@aws-sdk/client-iam then returns an empty result)")
+    foreign = sorted({_namespace(e.tag) or "(none)" for e in root.iter() if _namespace(e.tag) != IAM_XMLNS})
+    if foreign:
+        problems.append(f"elements outside the IAM namespace {IAM_XMLNS!r}: {foreign}")
+    with_attrs = sorted({_local(e.tag) for e in root.iter() if e.attrib})
+    if with_attrs:
+        problems.append(f"unexpected attributes on {with_attrs}")
+    root_name = _local(root.tag)
+    doc = {root_name: _xml_json(root, problems)}
+
+    if query is not None:
+        status, action = query["status"], query.get("action")
+
+        def text_at(path):
+            """The text of the element at path (local names; a wrong namespace is reported above), or None."""
+            node = root
+            for part in path.split("/"):
+                node = next((c for c in node if _local(c.tag) == part), None)
+                if node is None:
+                    return None
+            return node.text or ""
+
+        if 200 <= status < 300:
+            known = query_actions()
+            if not root_name.endswith("Response") or root_name == "ErrorResponse":
+                problems.append(f"root element <{root_name}> is not <{{Action}}Response>")
+            else:
+                answered = root_name[: -len("Response")]
+                if action is not None and answered != action:
+                    problems.append(f"root element <{root_name}> does not answer the action {action!r}")
+                if known and answered not in known:
+                    problems.append(f"root element <{root_name}>: {answered!r} is not an action of the spec")
+            request_id = text_at("ResponseMetadata/RequestId")
+            if not request_id:
+                problems.append("no ResponseMetadata/RequestId")
+        else:
+            if root_name != "ErrorResponse":
+                problems.append(f"root element <{root_name}> of a {status} answer is not <ErrorResponse>")
+            for path in ("Error/Type", "Error/Code", "Error/Message", "RequestId"):
+                if not text_at(path):
+                    problems.append(f"ErrorResponse has no (or an empty) {path}")
+            want = "Receiver" if status >= 500 else "Sender"
+            kind = text_at("Error/Type")
+            if kind and kind != want:
+                problems.append(f"Error/Type is {kind!r}; a {status} is {want!r}")
+            request_id = text_at("RequestId")
+        header_id = hmap.get("x-amzn-requestid")
+        if request_id and header_id is not None and request_id != header_id:
+            problems.append(f"RequestId {request_id!r} differs from the x-amzn-RequestId header {header_id!r}")
+        if 200 <= status < 300 and root_name.endswith("Response"):
+            query["answered"] = root_name[: -len("Response")]
+
+    content_schema = _deref(schema or {}).get("contentSchema") if isinstance(schema, dict) else None
+    if content_schema is not None:
+        problems.extend(_schema_errors(content_schema, doc))
+    return problems
+
+
+def _check(where, response, status, body, headers, method, query=None):
     problems = []
     hmap = _header_map(headers)
 
@@ -278,10 +433,16 @@ def _check(where, response, status, body, headers, method):
                             schema = None
                     if schema is not None:
                         problems.extend(_schema_errors(schema, body))
-                elif schema is not None:
+                elif schema is not None or _is_xml_media(media):
                     if isinstance(body, (bytes, bytearray)):
                         body = body.decode("utf-8", "replace")
-                    problems.extend(_schema_errors(schema, body))
+                    if not isinstance(body, str):
+                        problems.append(f"body is not {media} text but {type(body).__name__}: {str(body)[:200]!r}")
+                    else:
+                        if schema is not None:
+                            problems.extend(_schema_errors(schema, body))
+                        if _is_xml_media(media):
+                            problems.extend(_xml_problems(body, schema, hmap, query))
 
     if problems:
         shown = body if isinstance(body, (dict, list)) else str(body)[:300]
@@ -292,14 +453,59 @@ def _check(where, response, status, body, headers, method):
         )
 
 
-def check_response(method, path_template, status, body_json_or_None, headers):
+def _query_action(path):
+    """The Action parameter of a path's query string, or None."""
+    if "?" not in path:
+        return None
+    values = urllib.parse.parse_qs(path.split("?", 1)[1], keep_blank_values=True).get("Action")
+    return values[0] if values else None
+
+
+def _looks_like_xml(body, hmap):
+    ctype = hmap.get("content-type")
+    if ctype is not None:
+        return "xml" in ctype.split(";", 1)[0].lower()
+    if isinstance(body, (bytes, bytearray)):
+        return bytes(body).lstrip().startswith(b"<")
+    return isinstance(body, str) and body.lstrip().startswith("<")
+
+
+def _check_query(method, path, status, body, headers, action):
+    """One answer of the AWS Query API, checked against the awsQuery operation."""
+    if _QUERY_OPERATION not in _ops:
+        raise AssertionError(f"{method.upper()} {path}: an AWS Query API answer, but the spec has no "
+                             f"operation {_QUERY_OPERATION}")
+    p, m = _ops[_QUERY_OPERATION]
+    op = spec()["paths"][p][m]
+    shown_action = f" Action={action}" if action else ""
+    where = f"{method.upper()} {p}{shown_action} ({_QUERY_OPERATION})"
+    response = _response_for(op, status)
+    if response is None:
+        declared = sorted(op.get("responses", {}))
+        raise AssertionError(f"{where}: status {status} is not declared (declared: {declared}); "
+                             f"body: {str(body)[:500]!r}")
+    query = {"status": status, "action": action}
+    _check(where, response, status, body, headers, "post", query)
+    mark_covered(_QUERY_OPERATION)
+    if query.get("answered"):
+        with _lock:
+            _covered_actions.add(query["answered"])
+    return _QUERY_OPERATION
+
+
+def check_response(method, path_template, status, body_json_or_None, headers, action=None):
     """Asserts that one response conforms to the spec and marks its operation covered.
 
     method: "GET", "POST", ... ; path_template: the spec's template ("/v3/users/{user_id}"; parameter names
-    may differ) or the concrete request path; status: int; body_json_or_None: the parsed JSON body, or None
-    for no body (str/bytes are accepted too: JSON media types are parsed, text/plain is checked as a string);
+    may differ) or the concrete request path, which may carry its query string; status: int;
+    body_json_or_None: the parsed JSON body, or None for no body (str/bytes are accepted too: JSON media types
+    are parsed, text/plain is checked as a string, XML is parsed and checked as described in the module doc);
     headers: a mapping or (name, value) pairs, looked up case-insensitively (may be None to skip the header
-    checks: then required headers are reported missing, so pass them).
+    checks: then required headers are reported missing, so pass them); action: for the AWS Query API, the
+    Action the request named (else taken from the path's query string, when there).
+
+    POST / is always the Query API; GET / is when the path's query has Action, action is given, or the answer
+    is XML (Content-Type, or a body starting with "<").
 
     Answers the spec cannot attach to an operation are checked by their surface's rules and mark nothing:
       * a path the spec does not have must answer 404 in its surface's format (check_unrouted);
@@ -313,6 +519,10 @@ def check_response(method, path_template, status, body_json_or_None, headers):
     if status == 431:
         return None
     p = _find_path(path_template)
+    if p == "/" and m in ("post", "get"):
+        action = action if action is not None else _query_action(path_template)
+        if m == "post" or action is not None or _looks_like_xml(body_json_or_None, _header_map(headers)):
+            return _check_query(method, path_template, status, body_json_or_None, headers, action)
     if p is None:
         check_unrouted(path_template, status, body_json_or_None, headers, method)
         return None
