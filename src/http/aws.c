@@ -10,6 +10,7 @@
 
 #include "http.h"
 #include "oscred/metrics.h"
+#include "oscred/policy.h"
 #include "oscred/sigv4.h"
 #include "oscred/validate.h"
 #include "xml.h"
@@ -511,6 +512,8 @@ static osc_err create_access_key(struct call *c, struct _u_response *resp)
         err = osc_cred_create(c->app, c->ctx, p.id, NULL, &cred, &sk);
     if (err == OSC_E_KEY_LIMIT)
         aws_fail(c->ctx, err, "Cannot exceed quota for AccessKeysPerUser: 2");
+    else if (err == OSC_E_NOT_FOUND && p.name[0])
+        aws_fail(c->ctx, err, "The user with name %s cannot be found.", p.name); /* deleted meanwhile */
     if (err)
         goto out;
     begin(c, 1);
@@ -549,16 +552,20 @@ static osc_err change_access_key(struct call *c, struct _u_response *resp, int d
         err = target(c, user, &p);
     if (!err)
         err = target_key(c, &p, ak, &cred);
-    if (!err && delete)
+    if (err)
+        goto out;
+    if (delete)
         err = osc_cred_delete(c->app, c->ctx, ak);
-    else if (!err)
+    else
         err = osc_cred_update(c->app, c->ctx, ak, active, NULL, &cred);
+    /* Gone between the check and the change (a concurrent delete). */
     if (err == OSC_E_NOT_FOUND)
         aws_fail(c->ctx, err, "The Access Key with id %s cannot be found.", ak);
     if (!err) {
         begin(c, 0);
         err = finish(c, resp, 0);
     }
+out:
     osc_principal_cleanup(&p);
     return err;
 }
@@ -1182,10 +1189,53 @@ out:
     return err;
 }
 
+/* What an action needs before its parameters are even validated, so that a caller without the
+ * right learns nothing from validation errors (authorise, then validate: aws-iam.md §5). */
+enum need {
+    NEED_KEYS_OF_NAMED, /* UserName other than the caller's: manage every key of the domain */
+    NEED_ADMIN,         /* create or delete users and roles */
+    NEED_READER,        /* list users or roles */
+    NEED_READ_NAMED,    /* a user or role other than the caller: admin or security_admin */
+    NEED_NOTHING_EARLY, /* decided after the lookup (GetAccessKeyLastUsed) */
+};
+
 struct action {
     const char *name;
     osc_err (*run)(struct call *c, struct _u_response *resp);
+    enum need need;
+    const char *resource_kind; /* "user" or "role" */
+    const char *name_param;    /* the parameter naming the target */
 };
+
+static osc_err authorise(struct call *c, const struct action *a)
+{
+    const char *name = a->name_param ? param(c, a->name_param) : NULL;
+    const struct osc_caller *caller = &c->ctx->caller;
+    int other = name && strcasecmp(name, caller->name) != 0;
+    osc_err err = OSC_OK;
+
+    switch (a->need) {
+    case NEED_KEYS_OF_NAMED:
+        if (other && !osc_policy_manages_all_keys(caller))
+            err = OSC_E_FORBIDDEN;
+        break;
+    case NEED_ADMIN:
+        err = osc_policy_admin_principals(caller);
+        break;
+    case NEED_READER:
+        err = osc_policy_read_principal(caller, NULL);
+        break;
+    case NEED_READ_NAMED:
+        if (other)
+            err = osc_policy_read_principal(caller, NULL);
+        break;
+    case NEED_NOTHING_EARLY:
+        break;
+    }
+    if (err)
+        return denied(c, a->resource_kind, name ? name : "*");
+    return OSC_OK;
+}
 
 static osc_err delete_access_key(struct call *c, struct _u_response *resp)
 {
@@ -1198,19 +1248,19 @@ static osc_err update_access_key(struct call *c, struct _u_response *resp)
 }
 
 static const struct action ACTIONS[] = {
-    {"CreateAccessKey", create_access_key},
-    {"DeleteAccessKey", delete_access_key},
-    {"UpdateAccessKey", update_access_key},
-    {"ListAccessKeys", list_access_keys},
-    {"GetAccessKeyLastUsed", get_access_key_last_used},
-    {"CreateUser", create_user},
-    {"GetUser", get_user},
-    {"ListUsers", list_users},
-    {"DeleteUser", delete_user},
-    {"CreateRole", create_role},
-    {"GetRole", get_role},
-    {"ListRoles", list_roles},
-    {"DeleteRole", delete_role},
+    {"CreateAccessKey", create_access_key, NEED_KEYS_OF_NAMED, "user", "UserName"},
+    {"DeleteAccessKey", delete_access_key, NEED_KEYS_OF_NAMED, "user", "UserName"},
+    {"UpdateAccessKey", update_access_key, NEED_KEYS_OF_NAMED, "user", "UserName"},
+    {"ListAccessKeys", list_access_keys, NEED_KEYS_OF_NAMED, "user", "UserName"},
+    {"GetAccessKeyLastUsed", get_access_key_last_used, NEED_NOTHING_EARLY, "access key", NULL},
+    {"CreateUser", create_user, NEED_ADMIN, "user", "UserName"},
+    {"GetUser", get_user, NEED_READ_NAMED, "user", "UserName"},
+    {"ListUsers", list_users, NEED_READER, "user", NULL},
+    {"DeleteUser", delete_user, NEED_ADMIN, "user", "UserName"},
+    {"CreateRole", create_role, NEED_ADMIN, "role", "RoleName"},
+    {"GetRole", get_role, NEED_READ_NAMED, "role", "RoleName"},
+    {"ListRoles", list_roles, NEED_READER, "role", NULL},
+    {"DeleteRole", delete_role, NEED_ADMIN, "role", "RoleName"},
 };
 
 osc_err osc_h_aws(struct osc_app *app, struct osc_ctx *ctx, struct osc_req *r,
@@ -1256,7 +1306,9 @@ osc_err osc_h_aws(struct osc_app *app, struct osc_ctx *ctx, struct osc_req *r,
                            c.action, version ? version : "NO_VERSION_SPECIFIED");
         goto out;
     }
-    err = act->run(&c, resp);
+    err = authorise(&c, act);
+    if (!err)
+        err = act->run(&c, resp);
 out:
     params_cleanup(&c.p);
     osc_xml_cleanup(&c.x);

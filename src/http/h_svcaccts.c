@@ -7,6 +7,7 @@
 #include "oscred/validate.h"
 
 static const char *const NO_QUERY[] = {NULL};
+static const char *const SA_TOP[] = {"service_account", NULL};
 static const char *const NAME_QUERY[] = {"name", NULL};
 static const char *const CREATE_FIELDS[] = {"name", "description", "enabled", "domain_id", NULL};
 static const char *const UPDATE_FIELDS[] = {"description", "enabled", NULL};
@@ -53,6 +54,8 @@ osc_err osc_h_sa_create(struct osc_app *app, struct osc_ctx *ctx, struct osc_req
     err = osc_req_query_only(ctx, r, NO_QUERY);
     if (!err)
         err = osc_req_json(ctx, r, &j_body);
+    if (!err)
+        err = osc_json_only(ctx, j_body, "the request body", SA_TOP);
     if (!err)
         err = osc_json_object(ctx, j_body, "service_account", &j_sa);
     if (!err)
@@ -149,6 +152,8 @@ osc_err osc_h_sa_update(struct osc_app *app, struct osc_ctx *ctx, struct osc_req
         err = valid_sa_id(ctx, r->params[0]);
     if (!err)
         err = osc_req_json(ctx, r, &j_body);
+    if (!err)
+        err = osc_json_only(ctx, j_body, "the request body", SA_TOP);
     if (!err)
         err = osc_json_object(ctx, j_body, "service_account", &j_sa);
     for (const char *const *f = IMMUTABLE_FIELDS; !err && *f; f++) {

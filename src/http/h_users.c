@@ -7,6 +7,7 @@
 #include "oscred/validate.h"
 
 static const char *const NO_QUERY[] = {NULL};
+static const char *const USER_TOP[] = {"user", NULL};
 static const char *const NAME_QUERY[] = {"name", NULL};
 static const char *const CREATE_FIELDS[] = {"name", "password", "enabled", "domain_id", NULL};
 static const char *const UPDATE_FIELDS[] = {"enabled", "password", NULL};
@@ -56,6 +57,8 @@ osc_err osc_h_users_create(struct osc_app *app, struct osc_ctx *ctx, struct osc_
     err = osc_req_query_only(ctx, r, NO_QUERY);
     if (!err)
         err = osc_req_json(ctx, r, &j_body);
+    if (!err)
+        err = osc_json_only(ctx, j_body, "the request body", USER_TOP);
     if (!err)
         err = osc_json_object(ctx, j_body, "user", &j_user);
     if (!err)
@@ -160,6 +163,8 @@ osc_err osc_h_user_update(struct osc_app *app, struct osc_ctx *ctx, struct osc_r
         err = valid_user_id(ctx, r->params[0]);
     if (!err)
         err = osc_req_json(ctx, r, &j_body);
+    if (!err)
+        err = osc_json_only(ctx, j_body, "the request body", USER_TOP);
     if (!err)
         err = osc_json_object(ctx, j_body, "user", &j_user);
     if (!err)
