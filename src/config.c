@@ -122,7 +122,12 @@ osc_err osc_config_load(unsigned needs, struct osc_config *out, char *why, size_
         snprintf(why, whylen, "OSCRED_DATABASE_PREPARED: expected on or off, got \"%s\"", s);
         goto out;
     }
-    if (int_var("OSCRED_WORKER_THREADS", cpus, 1, 1024, &v, why, whylen))
+    /* Workers block on the database: with fewer workers than pooled connections the pool could
+     * never be fully used, and while the database hangs every request (probes included) would
+     * queue behind busy workers instead of getting its 503 at the deadline. */
+    if (int_var("OSCRED_WORKER_THREADS",
+                2L * c.database_pool_size > cpus ? 2L * c.database_pool_size : cpus, 1, 1024, &v,
+                why, whylen))
         goto out;
     c.worker_threads = (int)v;
     if (int_var("OSCRED_PASSWORD_ITERATIONS", 600000, 1000, 10000000, &v, why, whylen))

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -111,12 +112,19 @@ void osc_http_stop(osc_http *h, int grace_s)
     /* Stop accepting, then let requests in flight finish (idle keep-alive connections are not
      * waited for: MHD_stop_daemon closes them). A request whose body is still arriving is not
      * counted yet; a short settle covers the one that just completed its upload. */
-    MHD_quiesce_daemon(h->inst.mhd_daemon);
+    MHD_socket listener = MHD_quiesce_daemon(h->inst.mhd_daemon);
+    /* MHD hands the listening socket back: left alone, the kernel keeps completing handshakes
+     * nobody will serve. shutdown() makes new clients get a refusal at once; the descriptor is
+     * closed only after MHD_stop_daemon, as MHD's threads may still hold it. */
+    if (listener != MHD_INVALID_SOCKET)
+        shutdown(listener, SHUT_RDWR);
     usleep(100 * 1000);
     for (int waited_ms = 0; waited_ms < grace_s * 1000 && osc_router_in_flight() > 0;
          waited_ms += 20)
         usleep(20 * 1000);
     ulfius_stop_framework(&h->inst);
+    if (listener != MHD_INVALID_SOCKET)
+        close(listener);
     ulfius_clean_instance(&h->inst);
     free(h);
 }
