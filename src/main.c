@@ -314,8 +314,8 @@ static int cmd_serve(void)
         goto out;
     if (osc_http_start(&app, &http))
         goto out;
-    osc_log(OSC_LOG_INFO, "server.started", "version", OSC_VERSION, "listen", cfg.listen_host,
-            OSC_LOG_END);
+    snprintf(why, sizeof(why), "%s:%d", cfg.listen_host, cfg.listen_port);
+    osc_log(OSC_LOG_INFO, "server.started", "version", OSC_VERSION, "listen", why, OSC_LOG_END);
     for (;;) {
         if (sigwait(&set, &sig) != 0)
             continue;

@@ -17,7 +17,7 @@ enum auth_need { AUTH_NONE, AUTH_TOKEN };
 
 struct route {
     const char *method;
-    const char *path; /* segments; ":name" captures one */
+    const char *path; /* segments; "{name}" captures one */
     enum auth_need auth;
     osc_handler handler;
 };
@@ -34,33 +34,33 @@ static const struct route ROUTES[] = {
     {"DELETE", "/v3/auth/tokens", AUTH_TOKEN, osc_h_token_revoke},
     {"POST", "/v3/users", AUTH_TOKEN, osc_h_users_create},
     {"GET", "/v3/users", AUTH_TOKEN, osc_h_users_list},
-    {"GET", "/v3/users/:user_id", AUTH_TOKEN, osc_h_user_get},
-    {"PATCH", "/v3/users/:user_id", AUTH_TOKEN, osc_h_user_update},
-    {"DELETE", "/v3/users/:user_id", AUTH_TOKEN, osc_h_user_delete},
-    {"GET", "/v3/domains/:domain_id/users/:user_id/roles", AUTH_TOKEN, osc_h_roles_list},
-    {"PUT", "/v3/domains/:domain_id/users/:user_id/roles/:role", AUTH_TOKEN, osc_h_role_grant},
-    {"HEAD", "/v3/domains/:domain_id/users/:user_id/roles/:role", AUTH_TOKEN, osc_h_role_check},
-    {"GET", "/v3/domains/:domain_id/users/:user_id/roles/:role", AUTH_TOKEN, osc_h_role_check},
-    {"DELETE", "/v3/domains/:domain_id/users/:user_id/roles/:role", AUTH_TOKEN, osc_h_role_revoke},
+    {"GET", "/v3/users/{user_id}", AUTH_TOKEN, osc_h_user_get},
+    {"PATCH", "/v3/users/{user_id}", AUTH_TOKEN, osc_h_user_update},
+    {"DELETE", "/v3/users/{user_id}", AUTH_TOKEN, osc_h_user_delete},
+    {"GET", "/v3/domains/{domain_id}/users/{user_id}/roles", AUTH_TOKEN, osc_h_roles_list},
+    {"PUT", "/v3/domains/{domain_id}/users/{user_id}/roles/{role}", AUTH_TOKEN, osc_h_role_grant},
+    {"HEAD", "/v3/domains/{domain_id}/users/{user_id}/roles/{role}", AUTH_TOKEN, osc_h_role_check},
+    {"GET", "/v3/domains/{domain_id}/users/{user_id}/roles/{role}", AUTH_TOKEN, osc_h_role_check},
+    {"DELETE", "/v3/domains/{domain_id}/users/{user_id}/roles/{role}", AUTH_TOKEN, osc_h_role_revoke},
     {"POST", "/v3/service_accounts", AUTH_TOKEN, osc_h_sa_create},
     {"GET", "/v3/service_accounts", AUTH_TOKEN, osc_h_sa_list},
-    {"GET", "/v3/service_accounts/:id", AUTH_TOKEN, osc_h_sa_get},
-    {"PATCH", "/v3/service_accounts/:id", AUTH_TOKEN, osc_h_sa_update},
-    {"DELETE", "/v3/service_accounts/:id", AUTH_TOKEN, osc_h_sa_delete},
-    {"GET", "/v3/domains/:domain_id/service_accounts/:id/roles", AUTH_TOKEN, osc_h_sa_roles_list},
-    {"PUT", "/v3/domains/:domain_id/service_accounts/:id/roles/:role", AUTH_TOKEN,
+    {"GET", "/v3/service_accounts/{id}", AUTH_TOKEN, osc_h_sa_get},
+    {"PATCH", "/v3/service_accounts/{id}", AUTH_TOKEN, osc_h_sa_update},
+    {"DELETE", "/v3/service_accounts/{id}", AUTH_TOKEN, osc_h_sa_delete},
+    {"GET", "/v3/domains/{domain_id}/service_accounts/{id}/roles", AUTH_TOKEN, osc_h_sa_roles_list},
+    {"PUT", "/v3/domains/{domain_id}/service_accounts/{id}/roles/{role}", AUTH_TOKEN,
      osc_h_sa_role_grant},
-    {"HEAD", "/v3/domains/:domain_id/service_accounts/:id/roles/:role", AUTH_TOKEN,
+    {"HEAD", "/v3/domains/{domain_id}/service_accounts/{id}/roles/{role}", AUTH_TOKEN,
      osc_h_sa_role_check},
-    {"GET", "/v3/domains/:domain_id/service_accounts/:id/roles/:role", AUTH_TOKEN,
+    {"GET", "/v3/domains/{domain_id}/service_accounts/{id}/roles/{role}", AUTH_TOKEN,
      osc_h_sa_role_check},
-    {"DELETE", "/v3/domains/:domain_id/service_accounts/:id/roles/:role", AUTH_TOKEN,
+    {"DELETE", "/v3/domains/{domain_id}/service_accounts/{id}/roles/{role}", AUTH_TOKEN,
      osc_h_sa_role_revoke},
     {"POST", "/v3.0/OS-CREDENTIAL/credentials", AUTH_TOKEN, osc_h_creds_create},
     {"GET", "/v3.0/OS-CREDENTIAL/credentials", AUTH_TOKEN, osc_h_creds_list},
-    {"GET", "/v3.0/OS-CREDENTIAL/credentials/:access_key", AUTH_TOKEN, osc_h_cred_get},
-    {"PUT", "/v3.0/OS-CREDENTIAL/credentials/:access_key", AUTH_TOKEN, osc_h_cred_update},
-    {"DELETE", "/v3.0/OS-CREDENTIAL/credentials/:access_key", AUTH_TOKEN, osc_h_cred_delete},
+    {"GET", "/v3.0/OS-CREDENTIAL/credentials/{access_key}", AUTH_TOKEN, osc_h_cred_get},
+    {"PUT", "/v3.0/OS-CREDENTIAL/credentials/{access_key}", AUTH_TOKEN, osc_h_cred_update},
+    {"DELETE", "/v3.0/OS-CREDENTIAL/credentials/{access_key}", AUTH_TOKEN, osc_h_cred_delete},
     {"GET", "/healthz", AUTH_NONE, osc_h_healthz},
     {"GET", "/readyz", AUTH_NONE, osc_h_readyz},
     {"GET", "/metrics", AUTH_NONE, osc_h_metrics},
@@ -120,7 +120,7 @@ static int match(const struct route *rt, struct osc_req *r)
 
         if (i >= r->nsegs)
             return 0;
-        if (p[0] == ':') {
+        if (p[0] == '{') {
             if (r->segs[i][0] == '\0')
                 return 0;
             r->params[np++] = r->segs[i];
