@@ -4,10 +4,18 @@
 #include "oscred/policy.h"
 
 #include <string.h>
+#include <strings.h>
 
 int osc_policy_manages_all_keys(const struct osc_caller *c)
 {
     return (c->roles & (OSC_ROLE_ADMIN | OSC_ROLE_SECURITY_ADMIN)) != 0;
+}
+
+enum osc_key_target osc_policy_key_target(const struct osc_caller *c, const char *name)
+{
+    if (!name || strcasecmp(name, c->name) == 0)
+        return OSC_KEY_TARGET_SELF;
+    return osc_policy_manages_all_keys(c) ? OSC_KEY_TARGET_LOOKUP : OSC_KEY_TARGET_FORBIDDEN;
 }
 
 osc_err osc_policy_manage_keys(const struct osc_caller *c, const char *owner_id)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "aws_render.h"
 #include "http.h"
 #include "oscred/metrics.h"
 #include "oscred/policy.h"
@@ -373,12 +374,6 @@ static osc_err aws_fail(struct osc_ctx *ctx, osc_err err, const char *fmt, ...)
     return err;
 }
 
-static void arn(const struct osc_principal *p, char *out, size_t n)
-{
-    snprintf(out, n, "arn:aws:iam::%s:%s%s%s", p->account_id,
-             p->kind == OSC_KIND_SERVICE_ACCOUNT ? "role" : "user", p->path, p->name);
-}
-
 /* AccessDenied in AWS's words: who may not do what to which resource. */
 static osc_err denied(struct call *c, const char *resource_kind, const char *resource)
 {
@@ -387,7 +382,7 @@ static osc_err denied(struct call *c, const char *resource_kind, const char *res
 
     /* The caller's ARN needs its path and account: one read, on this failure path only. */
     if (osc_principal_resolve_for_keys(c->app, c->ctx, NULL, &self) == OSC_OK)
-        arn(&self, who, sizeof(who));
+        osc_aws_format_arn(&self, who, sizeof(who));
     else
         snprintf(who, sizeof(who), "%s", c->ctx->caller.name);
     osc_principal_cleanup(&self);
@@ -422,43 +417,6 @@ static osc_err finish(struct call *c, struct _u_response *resp, int with_result)
     snprintf(tag, sizeof(tag), "%sResponse", c->action);
     osc_xml_close(&c->x, tag);
     return osc_resp_xml(resp, &c->x);
-}
-
-static void xml_time(struct osc_xml *x, const char *tag, int64_t us)
-{
-    char t[32];
-    osc_format_time_s(us, t, sizeof(t));
-    osc_xml_text(x, tag, t);
-}
-
-static void xml_tags(struct osc_xml *x, const struct osc_tag *tags, size_t n)
-{
-    if (n == 0)
-        return;
-    osc_xml_open(x, "Tags");
-    for (size_t i = 0; i < n; i++) {
-        osc_xml_open(x, "member");
-        osc_xml_text(x, "Key", tags[i].key);
-        osc_xml_text(x, "Value", tags[i].value);
-        osc_xml_close(x, "member");
-    }
-    osc_xml_close(x, "Tags");
-}
-
-static void xml_user(struct osc_xml *x, const struct osc_principal *p, const struct osc_tag *tags,
-                     size_t ntags)
-{
-    char a[700];
-
-    arn(p, a, sizeof(a));
-    osc_xml_open(x, "Path");
-    osc_xml_escaped(x, p->path);
-    osc_xml_close(x, "Path");
-    osc_xml_text(x, "UserName", p->name);
-    osc_xml_text(x, "UserId", p->id);
-    osc_xml_text(x, "Arn", a);
-    xml_time(x, "CreateDate", p->created_us);
-    xml_tags(x, tags, ntags);
 }
 
 static const char *status_name(int active)
@@ -512,8 +470,8 @@ static osc_err create_access_key(struct call *c, struct _u_response *resp)
         err = osc_cred_create(c->app, c->ctx, p.id, NULL, &cred, &sk);
     if (err == OSC_E_KEY_LIMIT)
         aws_fail(c->ctx, err, "Cannot exceed quota for AccessKeysPerUser: 2");
-    else if (err == OSC_E_NOT_FOUND && p.name[0])
-        aws_fail(c->ctx, err, "The user with name %s cannot be found.", p.name); /* deleted meanwhile */
+    else if (err == OSC_E_NOT_FOUND && p.name[0]) /* deleted meanwhile */
+        aws_fail(c->ctx, err, "The user with name %s cannot be found.", p.name);
     if (err)
         goto out;
     begin(c, 1);
@@ -522,7 +480,7 @@ static osc_err create_access_key(struct call *c, struct _u_response *resp)
     osc_xml_text(&c->x, "AccessKeyId", cred.access_key);
     osc_xml_text(&c->x, "Status", status_name(cred.active));
     osc_xml_text(&c->x, "SecretAccessKey", (const char *)sk->p);
-    xml_time(&c->x, "CreateDate", cred.created_us);
+    osc_aws_render_time(&c->x, "CreateDate", cred.created_us);
     osc_xml_close(&c->x, "AccessKey");
     err = finish(c, resp, 1);
     /* The document held the secret: wipe it before the buffer is freed. */
@@ -610,7 +568,7 @@ static osc_err list_access_keys(struct call *c, struct _u_response *resp)
             osc_xml_text(&c->x, "UserName", p.name);
             osc_xml_text(&c->x, "AccessKeyId", keys[i].access_key);
             osc_xml_text(&c->x, "Status", status_name(keys[i].active));
-            xml_time(&c->x, "CreateDate", keys[i].created_us);
+            osc_aws_render_time(&c->x, "CreateDate", keys[i].created_us);
             osc_xml_close(&c->x, "member");
         }
         osc_xml_close(&c->x, "AccessKeyMetadata");
@@ -646,7 +604,7 @@ static osc_err get_access_key_last_used(struct call *c, struct _u_response *resp
     osc_xml_text(&c->x, "UserName", cred.owner_name);
     osc_xml_open(&c->x, "AccessKeyLastUsed");
     if (cred.last_used_us) {
-        xml_time(&c->x, "LastUsedDate", cred.last_used_us);
+        osc_aws_render_time(&c->x, "LastUsedDate", cred.last_used_us);
         osc_xml_text(&c->x, "ServiceName", cred.last_used_service);
         osc_xml_text(&c->x, "Region", cred.last_used_region);
     } else {
@@ -693,7 +651,7 @@ static osc_err create_user(struct call *c, struct _u_response *resp)
     if (!err) {
         begin(c, 1);
         osc_xml_open(&c->x, "User");
-        xml_user(&c->x, &p, tags, ntags);
+        osc_aws_render_user(&c->x, &p, tags, ntags);
         osc_xml_close(&c->x, "User");
         err = finish(c, resp, 1);
     }
@@ -735,7 +693,7 @@ static osc_err get_user(struct call *c, struct _u_response *resp)
     if (!err) {
         begin(c, 1);
         osc_xml_open(&c->x, "User");
-        xml_user(&c->x, &p, tags, ntags);
+        osc_aws_render_user(&c->x, &p, tags, ntags);
         osc_xml_close(&c->x, "User");
         err = finish(c, resp, 1);
     }
@@ -809,7 +767,7 @@ static osc_err list_users(struct call *c, struct _u_response *resp)
         osc_xml_open(&c->x, "Users");
         for (size_t i = 0; i < shown; i++) {
             osc_xml_open(&c->x, "member");
-            xml_user(&c->x, &users[i], NULL, 0);
+            osc_aws_render_user(&c->x, &users[i], NULL, 0);
             osc_xml_close(&c->x, "member");
         }
         osc_xml_close(&c->x, "Users");
@@ -858,70 +816,6 @@ static osc_err delete_user(struct call *c, struct _u_response *resp)
 /* ---------------------------------------------------------------- role actions (service accounts)
  */
 
-/* Trust policies go out percent-encoded (RFC 3986 unreserved kept), as AWS returns them. */
-static void xml_policy(struct osc_xml *x, const char *policy)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char enc[4] = "%00";
-
-    osc_xml_open(x, "AssumeRolePolicyDocument");
-    for (const unsigned char *p = (const unsigned char *)policy; *p; p++) {
-        if (is_word(*p) || *p == '-' || *p == '.' || *p == '~') {
-            char ch[2] = {(char)*p, '\0'};
-            osc_xml_raw(x, ch);
-        } else {
-            enc[1] = hex[*p >> 4];
-            enc[2] = hex[*p & 15];
-            osc_xml_raw(x, enc);
-        }
-    }
-    osc_xml_close(x, "AssumeRolePolicyDocument");
-}
-
-/* The members every role answer carries; extra adds those of GetRole/ListRoles. */
-static void xml_role(struct osc_xml *x, const struct osc_service_account *sa, int extra,
-                     int last_used, const struct osc_tag *tags, size_t ntags)
-{
-    char a[700];
-
-    arn(&sa->p, a, sizeof(a));
-    osc_xml_open(x, "Path");
-    osc_xml_escaped(x, sa->p.path);
-    osc_xml_close(x, "Path");
-    osc_xml_text(x, "RoleName", sa->p.name);
-    osc_xml_text(x, "RoleId", sa->p.id);
-    osc_xml_text(x, "Arn", a);
-    xml_time(x, "CreateDate", sa->p.created_us);
-    if (sa->trust_policy)
-        xml_policy(x, sa->trust_policy);
-    if (extra) {
-        if (sa->description[0])
-            osc_xml_text(x, "Description", sa->description);
-        osc_xml_textf(x, "MaxSessionDuration", "%d", sa->max_session_duration);
-    }
-    if (last_used) {
-        if (sa->last_used_us) {
-            osc_xml_open(x, "RoleLastUsed");
-            xml_time(x, "LastUsedDate", sa->last_used_us);
-            if (sa->last_used_region[0])
-                osc_xml_text(x, "Region", sa->last_used_region);
-            osc_xml_close(x, "RoleLastUsed");
-        } else {
-            osc_xml_empty(x, "RoleLastUsed");
-        }
-    }
-    xml_tags(x, tags, ntags);
-}
-
-static int policy_chars_ok(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
-            return 0;
-    }
-    return 1;
-}
-
 static osc_err create_role(struct call *c, struct _u_response *resp)
 {
     osc_err err = OSC_OK;
@@ -933,7 +827,6 @@ static osc_err create_role(struct call *c, struct _u_response *resp)
     long duration = 3600;
     struct osc_service_account sa = {0};
     struct osc_principal holder = {0};
-    json_t *j_policy = NULL;
 
     if (!tags)
         return OSC_E_INTERNAL;
@@ -941,7 +834,7 @@ static osc_err create_role(struct call *c, struct _u_response *resp)
         check_user_name(&c->v, "roleName", name, 64);
     if (required(&c->v, "assumeRolePolicyDocument", policy) &&
         length_ok(&c->v, "assumeRolePolicyDocument", policy, 1, OSC_TRUST_POLICY_MAX) &&
-        !policy_chars_ok(policy))
+        !osc_aws_trust_policy_chars_ok(policy))
         violation(&c->v, "Value at 'assumeRolePolicyDocument' failed to satisfy constraint: "
                          "Member must satisfy regular expression pattern: "
                          "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+");
@@ -965,11 +858,8 @@ static osc_err create_role(struct call *c, struct _u_response *resp)
         err = parse_tags(c, tags, &ntags);
     if (!err && param(c, "PermissionsBoundary"))
         err = osc_ctx_fail(c->ctx, OSC_E_INVALID_INPUT, "PermissionsBoundary is not supported.");
-    if (!err) {
-        j_policy = json_loads(policy, 0, NULL);
-        if (!json_is_object(j_policy))
-            err = osc_ctx_fail(c->ctx, OSC_E_MALFORMED_POLICY, "This policy contains invalid Json");
-    }
+    if (!err && !osc_aws_trust_policy_ok(policy))
+        err = osc_ctx_fail(c->ctx, OSC_E_MALFORMED_POLICY, "This policy contains invalid Json");
     if (!err) {
         struct osc_sa_spec spec = {name, desc, 1, path, policy, (int)duration, tags, ntags};
         err = osc_svcacct_create(c->app, c->ctx, &spec, &sa);
@@ -985,11 +875,10 @@ static osc_err create_role(struct call *c, struct _u_response *resp)
     if (!err) {
         begin(c, 1);
         osc_xml_open(&c->x, "Role");
-        xml_role(&c->x, &sa, 0, 0, tags, ntags);
+        osc_aws_render_role(&c->x, &sa, OSC_AWS_ROLE_CREATED, tags, ntags);
         osc_xml_close(&c->x, "Role");
         err = finish(c, resp, 1);
     }
-    json_decref(j_policy);
     osc_principal_cleanup(&holder);
     osc_service_account_cleanup(&sa);
     free(tags);
@@ -1026,7 +915,7 @@ static osc_err get_role(struct call *c, struct _u_response *resp)
     if (!err) {
         begin(c, 1);
         osc_xml_open(&c->x, "Role");
-        xml_role(&c->x, &sa, 1, 1, tags, ntags);
+        osc_aws_render_role(&c->x, &sa, OSC_AWS_ROLE_GOT, tags, ntags);
         osc_xml_close(&c->x, "Role");
         err = finish(c, resp, 1);
     }
@@ -1066,7 +955,7 @@ static osc_err list_roles(struct call *c, struct _u_response *resp)
         osc_xml_open(&c->x, "Roles");
         for (size_t i = 0; i < shown; i++) {
             osc_xml_open(&c->x, "member");
-            xml_role(&c->x, &roles[i], 1, 0, NULL, 0);
+            osc_aws_render_role(&c->x, &roles[i], OSC_AWS_ROLE_LISTED, NULL, 0);
             osc_xml_close(&c->x, "member");
         }
         osc_xml_close(&c->x, "Roles");
@@ -1118,7 +1007,19 @@ static osc_err sigv4_error(struct osc_ctx *ctx, enum osc_sigv4_result r, const c
 {
     osc_err err;
 
-    osc_metrics_auth_failure(osc_sigv4_result_name(r));
+    static const char *const REASONS[] = {
+        [OSC_SIGV4_MISSING] = "sigv4_missing",
+        [OSC_SIGV4_INCOMPLETE] = "sigv4_incomplete",
+        [OSC_SIGV4_SESSION_TOKEN] = "sigv4_session_token",
+        [OSC_SIGV4_BAD_SCOPE] = "sigv4_bad_scope",
+        [OSC_SIGV4_EXPIRED] = "sigv4_expired",
+        [OSC_SIGV4_NOT_YET] = "sigv4_not_yet_valid",
+        [OSC_SIGV4_PRESIGN_EXPIRED] = "sigv4_presign_expired",
+        [OSC_SIGV4_MISMATCH] = "sigv4_mismatch",
+        [OSC_SIGV4_INTERNAL] = "sigv4_internal",
+    };
+    if ((size_t)r < sizeof(REASONS) / sizeof(REASONS[0]) && REASONS[r])
+        osc_metrics_auth_failure(REASONS[r]);
     switch (r) {
     case OSC_SIGV4_MISSING:
         err = OSC_E_MISSING_AUTH;
@@ -1216,7 +1117,7 @@ static osc_err authorise(struct call *c, const struct action *a)
 
     switch (a->need) {
     case NEED_KEYS_OF_NAMED:
-        if (other && !osc_policy_manages_all_keys(caller))
+        if (osc_policy_key_target(caller, name) == OSC_KEY_TARGET_FORBIDDEN)
             err = OSC_E_FORBIDDEN;
         break;
     case NEED_ADMIN:

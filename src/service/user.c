@@ -306,11 +306,11 @@ osc_err osc_principal_resolve_for_keys(struct osc_app *app, struct osc_ctx *ctx,
 {
     osc_err err = OSC_OK;
 
+    /* Deciding before the lookup keeps names unprobeable for callers without rights over others. */
+    if (osc_policy_key_target(&ctx->caller, name) == OSC_KEY_TARGET_FORBIDDEN)
+        return osc_ctx_fail(ctx, OSC_E_FORBIDDEN, MSG_FORBIDDEN);
     if (!name)
         name = ctx->caller.name;
-    /* Deciding before the lookup keeps names unprobeable for callers without rights over others. */
-    if (strcasecmp(name, ctx->caller.name) != 0 && !osc_policy_manages_all_keys(&ctx->caller))
-        return osc_ctx_fail(ctx, OSC_E_FORBIDDEN, MSG_FORBIDDEN);
     err = osc_store_find_principal(app->store, ctx->caller.domain_id, NULL, name, 0, out);
     if (err == OSC_E_NOT_FOUND)
         return osc_ctx_fail(ctx, err, "The user with name %s cannot be found.", name);
