@@ -602,37 +602,64 @@ osc_err osc_store_find_principal(osc_store *st, const char *domain_id, const cha
     return one_principal(st, Q_FIND_PRINCIPAL, v, out);
 }
 
-osc_err osc_store_list_users(osc_store *st, const char *domain_id, const char *name_filter,
-                             struct osc_principal **out, size_t *n)
+/* Copies every row of r into a new array of records of size bytes: read fills one record from
+ * row i, cleanup releases one (for the records already read when a later one fails). *out is NULL
+ * when there are no rows. */
+static osc_err read_all(const PGresult *r, size_t size,
+                        osc_err (*read)(const PGresult *r, int row, void *rec),
+                        void (*cleanup)(void *rec), void **out, size_t *n)
+{
+    osc_err err = OSC_OK;
+    int rows = PQntuples(r), done = 0;
+    char *list = NULL;
+
+    if (rows > 0) {
+        list = calloc((size_t)rows, size);
+        if (!list)
+            return OSC_E_INTERNAL;
+    }
+    for (; done < rows && !err; done++)
+        err = read(r, done, list + (size_t)done * size);
+    if (err) {
+        for (int i = 0; i < done; i++)
+            cleanup(list + (size_t)i * size);
+        free(list);
+        return err;
+    }
+    *out = list;
+    *n = (size_t)rows;
+    return OSC_OK;
+}
+
+static osc_err read_principal_row(const PGresult *r, int row, void *rec)
+{
+    return read_principal(r, row, 0, rec);
+}
+
+static void cleanup_principal(void *rec)
+{
+    osc_principal_cleanup(rec);
+}
+
+/* Runs a listing statement and copies its principals. */
+static osc_err list_principals(osc_store *st, enum q id, const char *const *v,
+                               struct osc_principal **out, size_t *n)
 {
     struct pool_error perr = {0};
     PGresult *r = NULL;
-    struct osc_principal *list = NULL;
-    const char *v[] = {domain_id, name_filter};
-    osc_err err = run(st, Q_LIST_USERS, v, NULL, NULL, &r, &perr);
-    int rows;
+    osc_err err = run(st, id, v, NULL, NULL, &r, &perr);
 
-    if (err)
-        goto out;
-    rows = PQntuples(r);
-    if (rows > 0) {
-        list = calloc((size_t)rows, sizeof(*list));
-        if (!list) {
-            err = OSC_E_INTERNAL;
-            goto out;
-        }
-    }
-    for (int i = 0; i < rows && !err; i++)
-        err = read_principal(r, i, 0, &list[i]);
-out:
+    if (!err)
+        err = read_all(r, sizeof(**out), read_principal_row, cleanup_principal, (void **)out, n);
     PQclear(r);
-    if (err) {
-        free(list);
-    } else {
-        *out = list;
-        *n = (size_t)rows;
-    }
     return err;
+}
+
+osc_err osc_store_list_users(osc_store *st, const char *domain_id, const char *name_filter,
+                             struct osc_principal **out, size_t *n)
+{
+    const char *v[] = {domain_id, name_filter};
+    return list_principals(st, Q_LIST_USERS, v, out, n);
 }
 
 osc_err osc_store_each_principal(osc_store *st,
@@ -1232,39 +1259,11 @@ osc_err osc_store_list_users_page(osc_store *st, const char *domain_id, const ch
                                   const char *after_lower_name, const char *after_id, int limit,
                                   struct osc_principal **out, size_t *n)
 {
-    struct pool_error perr = {0};
-    PGresult *r = NULL;
-    struct osc_principal *list = NULL;
     char lim[16];
-    int rows = 0;
-    osc_err err;
 
     snprintf(lim, sizeof(lim), "%d", limit);
     const char *v[] = {domain_id, path_prefix, after_lower_name, after_id, lim};
-    err = run(st, Q_LIST_USERS_PAGE, v, NULL, NULL, &r, &perr);
-    if (err)
-        goto out;
-    rows = PQntuples(r);
-    if (rows > 0) {
-        list = calloc((size_t)rows, sizeof(*list));
-        if (!list) {
-            err = OSC_E_INTERNAL;
-            goto out;
-        }
-    }
-    for (int i = 0; i < rows && !err; i++)
-        err = read_principal(r, i, 0, &list[i]);
-out:
-    PQclear(r);
-    if (err) {
-        for (int i = 0; list && i < rows; i++)
-            osc_principal_cleanup(&list[i]);
-        free(list);
-    } else {
-        *out = list;
-        *n = (size_t)rows;
-    }
-    return err;
+    return list_principals(st, Q_LIST_USERS_PAGE, v, out, n);
 }
 
 osc_err osc_store_delete_without_keys(osc_store *st, const struct osc_audit *a,
@@ -1390,6 +1389,16 @@ osc_err osc_store_find_service_account(osc_store *st, const char *domain_id, con
     return one_service_account(st, Q_FIND_SA, v, out);
 }
 
+static osc_err read_sa_row(const PGresult *r, int row, void *rec)
+{
+    return read_service_account(r, row, rec);
+}
+
+static void cleanup_sa(void *rec)
+{
+    osc_service_account_cleanup(rec);
+}
+
 osc_err osc_store_list_service_accounts(osc_store *st, const char *domain_id,
                                         const char *path_prefix, const char *after_lower_name,
                                         const char *after_id, int limit,
@@ -1397,36 +1406,15 @@ osc_err osc_store_list_service_accounts(osc_store *st, const char *domain_id,
 {
     struct pool_error perr = {0};
     PGresult *r = NULL;
-    struct osc_service_account *list = NULL;
     char lim[16];
-    int rows = 0;
     osc_err err;
 
     snprintf(lim, sizeof(lim), "%d", limit);
     const char *v[] = {domain_id, path_prefix, after_lower_name, after_id, lim};
     err = run(st, Q_LIST_SA_PAGE, v, NULL, NULL, &r, &perr);
-    if (err)
-        goto out;
-    rows = PQntuples(r);
-    if (rows > 0) {
-        list = calloc((size_t)rows, sizeof(*list));
-        if (!list) {
-            err = OSC_E_INTERNAL;
-            goto out;
-        }
-    }
-    for (int i = 0; i < rows && !err; i++)
-        err = read_service_account(r, i, &list[i]);
-out:
+    if (!err)
+        err = read_all(r, sizeof(**out), read_sa_row, cleanup_sa, (void **)out, n);
     PQclear(r);
-    if (err) {
-        for (int i = 0; list && i < rows; i++)
-            osc_service_account_cleanup(&list[i]);
-        free(list);
-    } else {
-        *out = list;
-        *n = (size_t)rows;
-    }
     return err;
 }
 
