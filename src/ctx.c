@@ -6,13 +6,34 @@
 #include <string.h>
 #include <time.h>
 
+/* Request ids need uniqueness, not secrecy: a per-thread xorshift128+ seeded once from the OS
+ * CSPRNG saves a system call per request. */
+static _Thread_local uint64_t rng[2];
+
+static uint64_t next_random(void)
+{
+    uint64_t a = rng[0], b = rng[1];
+
+    if (!a && !b) {
+        (void)osc_crypto_random(rng, sizeof(rng));
+        rng[0] |= 1; /* the all-zero state would stay zero */
+        a = rng[0];
+        b = rng[1];
+    }
+    rng[0] = b;
+    a ^= a << 23;
+    rng[1] = a ^ b ^ (a >> 17) ^ (b >> 26);
+    return rng[1] + b;
+}
+
 void osc_ctx_init(struct osc_ctx *ctx)
 {
-    unsigned char u[16] = {0};
+    unsigned char u[16];
+    uint64_t r0 = next_random(), r1 = next_random();
 
     memset(ctx, 0, sizeof(*ctx));
-    /* A request id is not a secret; if the CSPRNG ever failed the id would only be less unique. */
-    (void)osc_crypto_random(u, sizeof(u));
+    memcpy(u, &r0, 8);
+    memcpy(u + 8, &r1, 8);
     u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
     u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
     snprintf(ctx->request_id, sizeof(ctx->request_id),
