@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "oscred/ctx.h"
+#include "oscred/jsonw.h"
 
 static _Atomic int current_level = OSC_LOG_INFO;
 
@@ -69,97 +70,36 @@ void osc_log(enum osc_log_level level, const char *event, ...)
     json_decref(j_line);
 }
 
-/* A small append-only buffer for the access line, which is written on every request: formatting
- * it directly costs a fraction of building and serialising a JSON object. */
-struct line_buf {
-    char p[2048];
-    size_t n;
-};
-
-static void add_raw(struct line_buf *b, const char *s, size_t len)
-{
-    if (len > sizeof(b->p) - 2 - b->n)
-        len = sizeof(b->p) - 2 - b->n; /* keep room for the closing brace and newline */
-    memcpy(b->p + b->n, s, len);
-    b->n += len;
-}
-
-/* Appends s as a JSON string, escaping quotes, backslashes and control characters; bytes that
- * are not valid UTF-8 become U+FFFD so the line stays valid JSON. */
-static void add_string(struct line_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-
-    add_raw(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[7] = "\\u0000";
-        if (*p == '"' || *p == '\\') {
-            char two[2] = {'\\', (char)*p};
-            add_raw(b, two, 2);
-        } else if (*p < 0x20 || *p == 0x7f) {
-            esc[4] = hex[*p >> 4];
-            esc[5] = hex[*p & 15];
-            add_raw(b, esc, 6);
-        } else if (*p < 0x80) {
-            add_raw(b, (const char *)p, 1);
-        } else {
-            size_t len = (*p & 0xe0) == 0xc0   ? 2
-                         : (*p & 0xf0) == 0xe0 ? 3
-                         : (*p & 0xf8) == 0xf0 ? 4
-                                               : 0;
-            size_t k = 1;
-            while (len && k < len && (p[k] & 0xc0) == 0x80)
-                k++;
-            if (len && k == len) {
-                add_raw(b, (const char *)p, len);
-                p += len - 1;
-            } else {
-                add_raw(b, "\\ufffd", 6);
-            }
-        }
-    }
-    add_raw(b, "\"", 1);
-}
-
-static void add_field(struct line_buf *b, const char *key, const char *value)
-{
-    if (!value)
-        return;
-    add_raw(b, ",\"", 2);
-    add_raw(b, key, strlen(key));
-    add_raw(b, "\":", 2);
-    add_string(b, value);
-}
-
 void osc_log_access(const struct osc_access_entry *e, int quiet)
 {
     enum osc_log_level level = quiet ? OSC_LOG_DEBUG : OSC_LOG_INFO;
-    struct line_buf b;
-    char ts[32], num[64];
-    int len;
+    struct osc_jsonw w;
+    char buf[2048], ts[32], num[64];
 
     if (!osc_log_enabled(level))
         return;
-    b.n = 0;
+    /* Written on every request: formatted directly rather than through a jansson tree. */
     osc_format_time_us(osc_now_us(), ts, sizeof(ts));
-    add_raw(&b, "{\"ts\":", 6);
-    add_string(&b, ts);
-    add_field(&b, "level", LEVELS[level]);
-    add_field(&b, "event", "request");
-    add_field(&b, "request_id", e->request_id);
-    add_field(&b, "method", e->method);
-    add_field(&b, "route", e->route);
-    len = snprintf(num, sizeof(num), ",\"status\":%d,\"duration_ms\":%.3f", e->status,
-                   e->duration_ms);
-    add_raw(&b, num, (size_t)len);
-    add_field(&b, "caller_id", e->caller_id);
-    add_field(&b, "principal_kind", e->principal_kind);
-    add_field(&b, "remote", e->remote);
-    add_field(&b, "error", e->error);
-    if (e->detail && e->detail[0])
-        add_field(&b, "detail", e->detail);
-    b.p[b.n++] = '}';
-    b.p[b.n++] = '\n';
-    ssize_t w = write(STDOUT_FILENO, b.p, b.n);
-    (void)w; /* a full or closed stdout must not take the service down */
+    osc_jsonw_init(&w, buf, sizeof(buf) - 2);
+    osc_jsonw_raw(&w, "{");
+    osc_jsonw_field(&w, "ts", ts, 1);
+    osc_jsonw_field(&w, "level", LEVELS[level], 0);
+    osc_jsonw_field(&w, "event", "request", 0);
+    osc_jsonw_field(&w, "request_id", e->request_id, 0);
+    osc_jsonw_field(&w, "method", e->method, 0);
+    osc_jsonw_field(&w, "route", e->route, 0);
+    snprintf(num, sizeof(num), ",\"status\":%d,\"duration_ms\":%.3f", e->status, e->duration_ms);
+    osc_jsonw_raw(&w, num);
+    osc_jsonw_field(&w, "caller_id", e->caller_id, 0);
+    osc_jsonw_field(&w, "principal_kind", e->principal_kind, 0);
+    osc_jsonw_field(&w, "remote", e->remote, 0);
+    osc_jsonw_field(&w, "error", e->error, 0);
+    if (e->detail && e->detail[0] && w.n + strlen(e->detail) * 6 + 64 < sizeof(buf) - 2)
+        osc_jsonw_field(&w, "detail", e->detail, 0);
+    /* The buffer keeps two bytes beyond the writer's capacity for the closing brace and newline,
+     * so even a cut line (overflow) stays one line; the fields that matter come first. */
+    buf[w.n++] = '}';
+    buf[w.n++] = '\n';
+    ssize_t written = write(STDOUT_FILENO, buf, w.n);
+    (void)written; /* a full or closed stdout must not take the service down */
 }

@@ -4,52 +4,72 @@
 #include <string.h>
 
 #include "http.h"
+#include "oscred/jsonw.h"
 #include "oscred/metrics.h"
 #include "oscred/validate.h"
 
 static const char *const NO_QUERY[] = {NULL};
 static const char *const NOCATALOG[] = {"nocatalog", NULL};
 
-/* New reference: the {"token": {...}} body of a token. */
-static json_t *token_body(struct osc_app *app, struct osc_req *r, const struct osc_token_info *ti,
-                          int catalog)
+/* Sends the {"token": {...}} body of a token. Formatted directly: it answers every token
+ * validation, where a jansson tree would cost more than the rest of the request. */
+static osc_err send_token_body(struct osc_app *app, struct osc_req *r,
+                               const struct osc_token_info *ti, int catalog, int status,
+                               struct _u_response *resp)
 {
     const struct osc_pcache_entry *p = &ti->principal;
     const struct osc_token *t = &ti->token;
-    char *base = NULL;
-    json_t *j_tok = json_pack("{s:[s], s:o, s:o, s:[s], s:{s:s, s:s, s:n, s:{s:s, s:s}}}",
-                              "methods", "password", "expires_at", osc_json_time_us(t->expires_us),
-                              "issued_at", osc_json_time_us(t->issued_us), "audit_ids", t->id,
-                              "user", "id", p->id, "name", p->name, "password_expires_at", "domain",
-                              "id", p->domain_id, "name", p->domain_name);
+    char buf[4096], expires[40], issued[40];
+    struct osc_jsonw w;
+    int first_role = 1;
 
-    if (!j_tok)
-        goto out;
+    osc_format_time_us(t->expires_us, expires, sizeof(expires));
+    osc_format_time_us(t->issued_us, issued, sizeof(issued));
+    osc_jsonw_init(&w, buf, sizeof(buf));
+    osc_jsonw_raw(&w, "{\"token\":{\"methods\":[\"password\"],");
+    osc_jsonw_field(&w, "expires_at", expires, 1);
+    osc_jsonw_field(&w, "issued_at", issued, 0);
+    osc_jsonw_raw(&w, ",\"audit_ids\":[");
+    osc_jsonw_string(&w, t->id);
+    osc_jsonw_raw(&w, "],\"user\":{");
+    osc_jsonw_field(&w, "id", p->id, 1);
+    osc_jsonw_field(&w, "name", p->name, 0);
+    osc_jsonw_raw(&w, ",\"password_expires_at\":null,\"domain\":{");
+    osc_jsonw_field(&w, "id", p->domain_id, 1);
+    osc_jsonw_field(&w, "name", p->domain_name, 0);
+    osc_jsonw_raw(&w, "}}");
     if (t->scope == OSC_SCOPE_DOMAIN) {
-        json_t *j_roles = json_array();
+        osc_jsonw_raw(&w, ",\"domain\":{");
+        osc_jsonw_field(&w, "id", p->domain_id, 1);
+        osc_jsonw_field(&w, "name", p->domain_name, 0);
+        osc_jsonw_raw(&w, "},\"roles\":[");
         for (unsigned bit = OSC_ROLE_ADMIN; bit <= OSC_ROLE_SECURITY_ADMIN; bit <<= 1) {
-            if (p->roles & bit)
-                json_array_append_new(j_roles, json_pack("{s:s, s:s}", "id", osc_role_id(bit),
-                                                         "name", osc_role_name(bit)));
+            if (!(p->roles & bit))
+                continue;
+            osc_jsonw_raw(&w, first_role ? "{" : ",{");
+            osc_jsonw_field(&w, "id", osc_role_id(bit), 1);
+            osc_jsonw_field(&w, "name", osc_role_name(bit), 0);
+            osc_jsonw_raw(&w, "}");
+            first_role = 0;
         }
-        json_object_set_new(j_tok, "domain",
-                            json_pack("{s:s, s:s}", "id", p->domain_id, "name", p->domain_name));
-        json_object_set_new(j_tok, "roles", j_roles);
+        osc_jsonw_raw(&w, "]");
     }
     if (catalog) {
         char url[600];
-        base = osc_base_url(app, r);
+        char *base = osc_base_url(app, r);
         snprintf(url, sizeof(url), "%s/v3", base ? base : "");
-        json_object_set_new(j_tok, "catalog",
-                            json_pack("[{s:s, s:s, s:s, s:[{s:s, s:s, s:s, s:s, s:s}]}]", "type",
-                                      "identity", "id", "3b7ac5d1a0a64a5fb2a3a5c0b3f3c1d9", "name",
-                                      "iam", "endpoints", "url", url, "region", "*", "region_id",
-                                      "*", "interface", "public", "id",
-                                      "0c8e0e4b51a44c3c9f0e6a1f2b3c4d5e"));
+        free(base);
+        osc_jsonw_raw(&w, ",\"catalog\":[{\"type\":\"identity\",\"id\":"
+                          "\"3b7ac5d1a0a64a5fb2a3a5c0b3f3c1d9\",\"name\":\"iam\",\"endpoints\":[{");
+        osc_jsonw_field(&w, "url", url, 1);
+        osc_jsonw_raw(&w, ",\"region\":\"*\",\"region_id\":\"*\",\"interface\":\"public\","
+                          "\"id\":\"0c8e0e4b51a44c3c9f0e6a1f2b3c4d5e\"}]}]");
     }
-out:
-    free(base);
-    return j_tok ? json_pack("{s:o}", "token", j_tok) : NULL;
+    osc_jsonw_raw(&w, "}}");
+    if (w.overflow)
+        return OSC_E_INTERNAL;
+    osc_resp_json_text(resp, status, buf, w.n);
+    return OSC_OK;
 }
 
 static osc_err want_catalog(struct osc_ctx *ctx, struct osc_req *r, int *catalog)
@@ -171,7 +191,7 @@ osc_err osc_h_token_issue(struct osc_app *app, struct osc_ctx *ctx, struct osc_r
     if (err)
         goto out;
     u_map_put(resp->map_header, "X-Subject-Token", ti.encoded);
-    err = osc_resp_json(resp, 201, token_body(app, r, &ti, catalog));
+    err = send_token_body(app, r, &ti, catalog, 201, resp);
 out:
     json_decref(j_body);
     return err;
@@ -208,7 +228,7 @@ osc_err osc_h_token_check(struct osc_app *app, struct osc_ctx *ctx, struct osc_r
         osc_resp_empty(resp, 200);
         return OSC_OK;
     }
-    return osc_resp_json(resp, 200, token_body(app, r, &ti, catalog));
+    return send_token_body(app, r, &ti, catalog, 200, resp);
 }
 
 osc_err osc_h_token_revoke(struct osc_app *app, struct osc_ctx *ctx, struct osc_req *r,

@@ -73,6 +73,8 @@ osc_err osc_json_only(struct osc_ctx *ctx, json_t *obj, const char *what,
 
 /* --- resp.c (the only place an osc_err becomes a status and a body) --- */
 
+/* Sends len bytes of already-serialised JSON text as the body with status. */
+void osc_resp_json_text(struct _u_response *resp, int status, const char *text, size_t len);
 /* Sends j (stolen reference) as the JSON body with status. */
 osc_err osc_resp_json(struct _u_response *resp, int status, json_t *j);
 /* Status without a body (204, or HEAD answers). */

@@ -39,6 +39,12 @@ void osc_resp_common_headers(const struct osc_ctx *ctx, struct _u_response *resp
     u_map_put(resp->map_header, "x-amzn-RequestId", osc_aws_request_id(ctx));
 }
 
+void osc_resp_json_text(struct _u_response *resp, int status, const char *text, size_t len)
+{
+    ulfius_set_binary_body_response(resp, (unsigned)status, text, len);
+    u_map_put(resp->map_header, "Content-Type", "application/json");
+}
+
 osc_err osc_resp_json(struct _u_response *resp, int status, json_t *j)
 {
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -46,8 +52,7 @@ osc_err osc_resp_json(struct _u_response *resp, int status, json_t *j)
     json_decref(j);
     if (!s)
         return OSC_E_INTERNAL;
-    ulfius_set_binary_body_response(resp, (unsigned)status, s, strlen(s));
-    u_map_put(resp->map_header, "Content-Type", "application/json");
+    osc_resp_json_text(resp, status, s, strlen(s));
     free(s);
     return OSC_OK;
 }
