@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "oscred/jsonw.h"
 #include "oscred/validate.h"
 
 static const char *const NO_QUERY[] = {NULL};
@@ -43,25 +44,59 @@ static const char *status_name(int active)
     return active ? "active" : "inactive";
 }
 
-/* New reference: a key without its secret; with_last_use adds last_use_time (show only). */
-static json_t *cred_json(const struct osc_credential *c, int with_last_use)
+/* Writes one key object: without its secret unless secret is given (create only); with_last_use
+ * adds last_use_time (show only). Formatted directly: key reads are on the hot path. */
+static void write_cred(struct osc_jsonw *w, const struct osc_credential *c, int with_last_use,
+                       const char *secret)
 {
-    json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:s}", "user_id", c->owner_id, "access",
-                          c->access_key, "status", status_name(c->active), "create_time",
-                          osc_json_time_us(c->created_us), "description", c->description);
+    char created[40], used[40];
 
-    /* Never used: the documented answer is the creation time. */
-    if (j && with_last_use)
-        json_object_set_new(j, "last_use_time",
-                            osc_json_time_us(c->last_used_us ? c->last_used_us : c->created_us));
-    return j;
+    osc_format_time_us(c->created_us, created, sizeof(created));
+    osc_jsonw_raw(w, "{");
+    osc_jsonw_field(w, "user_id", c->owner_id, 1);
+    osc_jsonw_field(w, "access", c->access_key, 0);
+    osc_jsonw_field(w, "status", status_name(c->active), 0);
+    osc_jsonw_field(w, "create_time", created, 0);
+    osc_jsonw_field(w, "description", c->description, 0);
+    if (with_last_use) {
+        /* Never used: the documented answer is the creation time. */
+        osc_format_time_us(c->last_used_us ? c->last_used_us : c->created_us, used, sizeof(used));
+        osc_jsonw_field(w, "last_use_time", used, 0);
+    }
+    osc_jsonw_field(w, "secret", secret, 0);
+    osc_jsonw_raw(w, "}");
+}
+
+/* Sends {"<wrapper>": <key>} or, for a list, {"credentials": [<key>, ...]}. */
+static osc_err send_creds(struct _u_response *resp, int status, const char *wrapper,
+                          const struct osc_credential *c, size_t n, int is_list, int with_last_use,
+                          const char *secret)
+{
+    char buf[8192];
+    struct osc_jsonw w;
+
+    osc_jsonw_init(&w, buf, sizeof(buf));
+    osc_jsonw_raw(&w, "{");
+    osc_jsonw_string(&w, wrapper);
+    osc_jsonw_raw(&w, is_list ? ":[" : ":");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            osc_jsonw_raw(&w, ",");
+        write_cred(&w, &c[i], with_last_use, secret);
+    }
+    osc_jsonw_raw(&w, is_list ? "]}" : "}");
+    if (!w.overflow)
+        osc_resp_json_text(resp, status, buf, w.n);
+    /* The buffer may hold a secret key: wipe it before the stack frame is reused. */
+    osc_crypto_wipe(buf, sizeof(buf));
+    return w.overflow ? OSC_E_INTERNAL : OSC_OK;
 }
 
 osc_err osc_h_creds_create(struct osc_app *app, struct osc_ctx *ctx, struct osc_req *r,
                            struct _u_response *resp)
 {
     osc_err err = OSC_OK;
-    json_t *j_body = NULL, *j_cred = NULL, *j_out = NULL;
+    json_t *j_body = NULL, *j_cred = NULL;
     const char *user_id = NULL, *description = NULL;
     struct osc_credential c;
     struct osc_secret *sk = NULL;
@@ -83,10 +118,7 @@ osc_err osc_h_creds_create(struct osc_app *app, struct osc_ctx *ctx, struct osc_
         err = osc_cred_create(app, ctx, user_id, description, &c, &sk);
     if (err)
         goto out;
-    j_out = cred_json(&c, 0);
-    if (j_out)
-        json_object_set_new(j_out, "secret", json_string((const char *)sk->p));
-    err = osc_resp_json(resp, 201, json_pack("{s:o*}", "credential", j_out));
+    err = send_creds(resp, 201, "credential", &c, 1, 0, 0, (const char *)sk->p);
 out:
     osc_secret_destroy(sk);
     json_decref(j_body);
@@ -100,7 +132,6 @@ osc_err osc_h_creds_list(struct osc_app *app, struct osc_ctx *ctx, struct osc_re
     char *user_id = NULL;
     struct osc_credential *list = NULL;
     size_t n = 0;
-    json_t *j_list = NULL;
 
     err = osc_req_query_only(ctx, r, LIST_QUERY);
     if (!err && osc_req_query(r, "user_id", &user_id))
@@ -111,10 +142,7 @@ osc_err osc_h_creds_list(struct osc_app *app, struct osc_ctx *ctx, struct osc_re
         err = osc_cred_list(app, ctx, user_id, &list, &n);
     if (err)
         goto out;
-    j_list = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(j_list, cred_json(&list[i], 0));
-    err = osc_resp_json(resp, 200, json_pack("{s:o}", "credentials", j_list));
+    err = send_creds(resp, 200, "credentials", list, n, 1, 0, NULL);
 out:
     free(list);
     free(user_id);
@@ -133,7 +161,7 @@ osc_err osc_h_cred_get(struct osc_app *app, struct osc_ctx *ctx, struct osc_req 
     if (!err)
         err = osc_cred_get(app, ctx, r->params[0], &c);
     if (!err)
-        err = osc_resp_json(resp, 200, json_pack("{s:o}", "credential", cred_json(&c, 1)));
+        err = send_creds(resp, 200, "credential", &c, 1, 0, 1, NULL);
     return err;
 }
 
@@ -179,7 +207,7 @@ osc_err osc_h_cred_update(struct osc_app *app, struct osc_ctx *ctx, struct osc_r
     }
     err = osc_cred_update(app, ctx, r->params[0], active, description, &c);
     if (!err)
-        err = osc_resp_json(resp, 200, json_pack("{s:o}", "credential", cred_json(&c, 0)));
+        err = send_creds(resp, 200, "credential", &c, 1, 0, 0, NULL);
 out:
     json_decref(j_body);
     return err;
