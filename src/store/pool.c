@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,8 +16,15 @@
 #include "oscred/log.h"
 
 #define RECONNECT_INTERVAL_US 500000
+/* After the database let a request run into its deadline, requests fail at once for this long
+ * instead of each waiting out its own deadline: workers block while they wait, so a request
+ * queued behind a stuck one would otherwise take two deadlines to get its 503. */
+#define TRIP_US 1000000
+
+struct pool;
 
 struct pool_conn {
+    struct pool *pool;
     PGconn *conn;
     unsigned char *prepared; /* per statement: prepared on this connection */
     int64_t next_connect_us; /* backoff after a failed connect */
@@ -35,6 +43,7 @@ struct pool {
     int in_use;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    _Atomic int64_t tripped_until_us;
 };
 
 static void notice_sink(void *arg, const char *message)
@@ -66,6 +75,7 @@ osc_err pool_create(const char *conninfo, int size, int timeout_ms, int prepared
             goto out;
         }
         p->conns[i].use_prepared = prepared;
+        p->conns[i].pool = p;
     }
     p->size = size;
     p->timeout_ms = timeout_ms;
@@ -127,8 +137,14 @@ static int remaining_ms(int64_t deadline_us)
     return (int)((left + 999) / 1000);
 }
 
-/* Waits for the socket to be ready for events; 0 on readiness, -1 on deadline or error. */
-static int wait_socket(PGconn *conn, short events, int64_t deadline_us)
+static void trip(struct pool *p)
+{
+    atomic_store(&p->tripped_until_us, osc_now_us() + TRIP_US);
+}
+
+/* Waits for the socket to be ready for events; 0 on readiness, -1 on error, and -1 with the
+ * pool tripped when the deadline passes (the database is not answering). */
+static int wait_socket(struct pool_conn *c, PGconn *conn, short events, int64_t deadline_us)
 {
     struct pollfd pfd = {.fd = PQsocket(conn), .events = events};
 
@@ -138,13 +154,17 @@ static int wait_socket(PGconn *conn, short events, int64_t deadline_us)
         int ms = remaining_ms(deadline_us);
         int r;
 
-        if (ms == 0)
+        if (ms == 0) {
+            trip(c->pool);
             return -1;
+        }
         r = poll(&pfd, 1, ms);
         if (r > 0)
             return 0;
-        if (r == 0)
+        if (r == 0) {
+            trip(c->pool);
             return -1;
+        }
         if (errno != EINTR)
             return -1;
     }
@@ -182,7 +202,7 @@ static osc_err connect_conn(struct pool *p, struct pool_conn *c, int64_t deadlin
             err = OSC_E_UNAVAILABLE;
             goto out;
         }
-        if (wait_socket(conn, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline_us)) {
+        if (wait_socket(c, conn, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline_us)) {
             err = OSC_E_UNAVAILABLE;
             goto out;
         }
@@ -215,6 +235,10 @@ osc_err pool_acquire(struct pool *p, int64_t deadline_us, struct pool_conn **out
     struct timespec ts = {.tv_sec = (time_t)(deadline_us / 1000000),
                           .tv_nsec = (long)(deadline_us % 1000000) * 1000};
 
+    if (osc_now_us() < atomic_load(&p->tripped_until_us)) {
+        err = OSC_E_UNAVAILABLE;
+        goto out;
+    }
     pthread_mutex_lock(&p->mu);
     while (p->in_use == p->size) {
         /* The deadline is on CLOCK_REALTIME, as osc_now_us is. */
@@ -307,7 +331,7 @@ static osc_err collect(struct pool_conn *c, int64_t deadline_us, PGresult **res,
     int flushed;
 
     while ((flushed = PQflush(c->conn)) == 1) {
-        if (wait_socket(c->conn, POLLIN | POLLOUT, deadline_us) || !PQconsumeInput(c->conn)) {
+        if (wait_socket(c, c->conn, POLLIN | POLLOUT, deadline_us) || !PQconsumeInput(c->conn)) {
             err = OSC_E_UNAVAILABLE;
             goto out;
         }
@@ -318,7 +342,7 @@ static osc_err collect(struct pool_conn *c, int64_t deadline_us, PGresult **res,
     }
     for (;;) {
         while (PQisBusy(c->conn)) {
-            if (wait_socket(c->conn, POLLIN, deadline_us) || !PQconsumeInput(c->conn)) {
+            if (wait_socket(c, c->conn, POLLIN, deadline_us) || !PQconsumeInput(c->conn)) {
                 err = OSC_E_UNAVAILABLE;
                 goto out;
             }
