@@ -735,56 +735,96 @@ static osc_err encode_marker(const struct osc_principal *last, char **out)
     return osc_crypto_b64url_encode((const unsigned char *)pos, len, out);
 }
 
-static osc_err list_users(struct call *c, struct _u_response *resp)
-{
-    osc_err err = OSC_OK;
-    const char *prefix = param(c, "PathPrefix"), *marker = param(c, "Marker");
-    char after_lower[OSC_NAME_MAX + 1], after_id[OSC_ID_LEN + 1];
-    struct osc_principal *users = NULL;
-    size_t n = 0, shown;
-    int max_items = DEFAULT_MAX_ITEMS;
-    char *next = NULL;
+/* The request side of ListUsers and ListRoles: PathPrefix, Marker (decoded) and MaxItems. */
+struct page {
+    const char *prefix;
+    int max_items;
+    int has_marker;
+    char after_lower[OSC_NAME_MAX + 1];
+    char after_id[OSC_ID_LEN + 1];
+};
 
-    check_path(&c->v, "pathPrefix", prefix, 1);
+static osc_err page_params(struct call *c, struct page *pg)
+{
+    const char *marker = param(c, "Marker");
+    osc_err err;
+
+    pg->prefix = param(c, "PathPrefix");
+    check_path(&c->v, "pathPrefix", pg->prefix, 1);
     check_marker(&c->v, marker);
-    check_max_items(&c->v, param(c, "MaxItems"), &max_items);
+    check_max_items(&c->v, param(c, "MaxItems"), &pg->max_items);
+    if (!pg->prefix)
+        pg->prefix = "/";
+    pg->has_marker = marker != NULL;
     err = violations_done(c);
     if (!err && marker)
-        err = decode_marker(c, marker, after_lower, sizeof(after_lower), after_id);
-    /* One more than asked tells whether the list is truncated. */
-    if (!err)
-        err = osc_user_list_page(c->app, c->ctx, prefix ? prefix : "/", marker ? after_lower : NULL,
-                                 marker ? after_id : NULL, max_items + 1, &users, &n);
-    if (err == OSC_E_FORBIDDEN)
-        err = denied(c, "user", "*");
-    if (err)
-        goto out;
-    shown = n > (size_t)max_items ? (size_t)max_items : n;
+        err = decode_marker(c, marker, pg->after_lower, sizeof(pg->after_lower), pg->after_id);
+    return err;
+}
+
+/* The answer side: n items were fetched (one more than MaxItems tells the list is truncated);
+ * principal_at(items, i) gives each item's principal, render_at writes its member. */
+static osc_err page_render(struct call *c, struct _u_response *resp, const struct page *pg,
+                           const char *list_tag, const void *items, size_t n,
+                           const struct osc_principal *(*principal_at)(const void *items, size_t i),
+                           void (*render_at)(struct osc_xml *x, const void *items, size_t i))
+{
+    size_t shown = n > (size_t)pg->max_items ? (size_t)pg->max_items : n;
+    char *next = NULL;
+    osc_err err = OSC_OK;
+
     begin(c, 1);
     if (shown == 0) {
-        osc_xml_empty(&c->x, "Users");
+        osc_xml_empty(&c->x, list_tag);
     } else {
-        osc_xml_open(&c->x, "Users");
+        osc_xml_open(&c->x, list_tag);
         for (size_t i = 0; i < shown; i++) {
             osc_xml_open(&c->x, "member");
-            osc_aws_render_user(&c->x, &users[i], NULL, 0);
+            render_at(&c->x, items, i);
             osc_xml_close(&c->x, "member");
         }
-        osc_xml_close(&c->x, "Users");
+        osc_xml_close(&c->x, list_tag);
     }
     osc_xml_text(&c->x, "IsTruncated", n > shown ? "true" : "false");
     if (n > shown) {
-        err = encode_marker(&users[shown - 1], &next);
-        if (err)
-            goto out;
-        osc_xml_text(&c->x, "Marker", next);
+        err = encode_marker(principal_at(items, shown - 1), &next);
+        if (!err)
+            osc_xml_text(&c->x, "Marker", next);
     }
-    err = finish(c, resp, 1);
-out:
+    if (!err)
+        err = finish(c, resp, 1);
+    free(next);
+    return err;
+}
+
+static const struct osc_principal *user_at(const void *items, size_t i)
+{
+    return &((const struct osc_principal *)items)[i];
+}
+
+static void render_user_at(struct osc_xml *x, const void *items, size_t i)
+{
+    osc_aws_render_user(x, user_at(items, i), NULL, 0);
+}
+
+static osc_err list_users(struct call *c, struct _u_response *resp)
+{
+    struct page pg;
+    struct osc_principal *users = NULL;
+    size_t n = 0;
+    osc_err err = page_params(c, &pg);
+
+    /* One more than asked tells whether the list is truncated. */
+    if (!err)
+        err = osc_user_list_page(c->app, c->ctx, pg.prefix, pg.has_marker ? pg.after_lower : NULL,
+                                 pg.has_marker ? pg.after_id : NULL, pg.max_items + 1, &users, &n);
+    if (err == OSC_E_FORBIDDEN)
+        err = denied(c, "user", "*");
+    if (!err)
+        err = page_render(c, resp, &pg, "Users", users, n, user_at, render_user_at);
     for (size_t i = 0; i < n; i++)
         osc_principal_cleanup(&users[i]);
     free(users);
-    free(next);
     return err;
 }
 
@@ -924,55 +964,34 @@ static osc_err get_role(struct call *c, struct _u_response *resp)
     return err;
 }
 
+static const struct osc_principal *role_at(const void *items, size_t i)
+{
+    return &((const struct osc_service_account *)items)[i].p;
+}
+
+static void render_role_at(struct osc_xml *x, const void *items, size_t i)
+{
+    osc_aws_render_role(x, &((const struct osc_service_account *)items)[i], OSC_AWS_ROLE_LISTED,
+                        NULL, 0);
+}
+
 static osc_err list_roles(struct call *c, struct _u_response *resp)
 {
-    osc_err err = OSC_OK;
-    const char *prefix = param(c, "PathPrefix"), *marker = param(c, "Marker");
-    char after_lower[OSC_NAME_MAX + 1], after_id[OSC_ID_LEN + 1];
+    struct page pg;
     struct osc_service_account *roles = NULL;
-    size_t n = 0, shown;
-    int max_items = DEFAULT_MAX_ITEMS;
-    char *next = NULL;
+    size_t n = 0;
+    osc_err err = page_params(c, &pg);
 
-    check_path(&c->v, "pathPrefix", prefix, 1);
-    check_marker(&c->v, marker);
-    check_max_items(&c->v, param(c, "MaxItems"), &max_items);
-    err = violations_done(c);
-    if (!err && marker)
-        err = decode_marker(c, marker, after_lower, sizeof(after_lower), after_id);
     if (!err)
-        err = osc_svcacct_list(c->app, c->ctx, prefix ? prefix : "/", marker ? after_lower : NULL,
-                               marker ? after_id : NULL, max_items + 1, &roles, &n);
+        err = osc_svcacct_list(c->app, c->ctx, pg.prefix, pg.has_marker ? pg.after_lower : NULL,
+                               pg.has_marker ? pg.after_id : NULL, pg.max_items + 1, &roles, &n);
     if (err == OSC_E_FORBIDDEN)
         err = denied(c, "role", "*");
-    if (err)
-        goto out;
-    shown = n > (size_t)max_items ? (size_t)max_items : n;
-    begin(c, 1);
-    if (shown == 0) {
-        osc_xml_empty(&c->x, "Roles");
-    } else {
-        osc_xml_open(&c->x, "Roles");
-        for (size_t i = 0; i < shown; i++) {
-            osc_xml_open(&c->x, "member");
-            osc_aws_render_role(&c->x, &roles[i], OSC_AWS_ROLE_LISTED, NULL, 0);
-            osc_xml_close(&c->x, "member");
-        }
-        osc_xml_close(&c->x, "Roles");
-    }
-    osc_xml_text(&c->x, "IsTruncated", n > shown ? "true" : "false");
-    if (n > shown) {
-        err = encode_marker(&roles[shown - 1].p, &next);
-        if (err)
-            goto out;
-        osc_xml_text(&c->x, "Marker", next);
-    }
-    err = finish(c, resp, 1);
-out:
+    if (!err)
+        err = page_render(c, resp, &pg, "Roles", roles, n, role_at, render_role_at);
     for (size_t i = 0; i < n; i++)
         osc_service_account_cleanup(&roles[i]);
     free(roles);
-    free(next);
     return err;
 }
 
