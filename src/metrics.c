@@ -37,6 +37,12 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct series table[MAX_SERIES];
 static _Atomic size_t nseries;
 static struct reason reasons[MAX_REASONS];
+static _Atomic uint64_t db_unavailable, db_failed;
+
+void osc_metrics_db_error(int unavailable)
+{
+    atomic_fetch_add(unavailable ? &db_unavailable : &db_failed, 1);
+}
 static _Atomic size_t nreasons;
 
 static struct series *series_for(const char *surface, const char *route, const char *method,
@@ -196,6 +202,12 @@ int osc_metrics_render(int pool_in_use, int pool_idle, char **out, size_t *len)
     for (size_t i = 0; i < nr; i++)
         put(&b, "oscred_auth_failures_total{reason=\"%s\"} %llu\n", reasons[i].name,
             (unsigned long long)atomic_load(&reasons[i].count));
+    put(&b, "# HELP oscred_db_errors_total Failed database statements by kind.\n"
+            "# TYPE oscred_db_errors_total counter\n");
+    put(&b, "oscred_db_errors_total{kind=\"unavailable\"} %llu\n",
+        (unsigned long long)atomic_load(&db_unavailable));
+    put(&b, "oscred_db_errors_total{kind=\"failed\"} %llu\n",
+        (unsigned long long)atomic_load(&db_failed));
     put(&b, "# HELP oscred_db_connections Database pool connections by state.\n"
             "# TYPE oscred_db_connections gauge\n");
     put(&b, "oscred_db_connections{state=\"in_use\"} %d\n", pool_in_use);

@@ -11,6 +11,9 @@ void osc_metrics_request(const char *surface, const char *route, const char *met
                          int64_t duration_us);
 /* Counts an authentication failure by reason (static string). */
 void osc_metrics_auth_failure(const char *reason);
+/* Counts a failed database statement: unavailable (no connection or no answer in time) or not
+ * (the statement failed). Expected outcomes such as the key limit are not errors. */
+void osc_metrics_db_error(int unavailable);
 /* Renders every metric plus the given pool gauges; *out is malloc'd (caller frees). */
 int osc_metrics_render(int pool_in_use, int pool_idle, char **out, size_t *len);
 

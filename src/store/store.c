@@ -9,6 +9,7 @@
 
 #include "oscred/ctx.h"
 #include "oscred/log.h"
+#include "oscred/metrics.h"
 #include "pool.h"
 
 struct osc_store {
@@ -383,6 +384,7 @@ void osc_store_pool_stats(osc_store *st, int *in_use, int *idle)
 
 static void log_failure(enum q id, osc_err err, const struct pool_error *perr)
 {
+    osc_metrics_db_error(err == OSC_E_UNAVAILABLE);
     osc_log(err == OSC_E_UNAVAILABLE ? OSC_LOG_WARN : OSC_LOG_ERROR, "db.statement_failed",
             "statement", STMTS[id].name, "error", osc_err_name(err), "sqlstate",
             perr->sqlstate[0] ? perr->sqlstate : NULL, "detail", perr->message, OSC_LOG_END);

@@ -4,6 +4,7 @@ itself (DESIGN.md: OSCRED_DATABASE_TIMEOUT, tokens verify without the database).
 Uses its own PostgreSQL and server so that the outage cannot disturb other tests; conftest runs it last.
 The tests run in file order: the last one brings the database back.
 """
+import re
 import time
 
 import pytest
@@ -122,3 +123,11 @@ def test_server_reconnects_when_the_database_returns(outage):
     harness.wait_until(lambda: client.get(base, "/readyz").status_code == 200, timeout=RECOVERY,
                        what="/readyz 200 after PostgreSQL restart")
     assert outage["server"].running
+
+
+def test_database_errors_are_counted_in_metrics(outage):
+    """The outage's 503s show up as oscred_db_errors_total{kind="unavailable"} (issue: query errors metric)."""
+    text = client.get(outage["base"], "/metrics", timeout=10).text
+    m = re.search(r'^oscred_db_errors_total\{kind="unavailable"\} (\d+)$', text, re.M)
+    assert m, text
+    assert int(m.group(1)) > 0
