@@ -1,0 +1,68 @@
+"""The command line and the operator contract: configuration errors name the variable, `version`,
+concurrent `migrate` under its advisory lock, and /readyz refusing a schema behind the binary."""
+import concurrent.futures
+import re
+
+import pytest
+
+import client
+import harness
+
+
+@pytest.fixture(scope="module")
+def stack():
+    st = harness.Stack("cli").setup()
+    yield st
+    problems = st.teardown()
+    assert not problems, problems
+
+
+def test_version_prints_the_version(stack):
+    r = stack.cli("version")
+    assert re.match(r"^oscred \d+\.\d+\.\d+ \(commit [^)]+\)$", r.stdout.strip()), r.stdout
+
+
+@pytest.mark.parametrize("var,value,command", [
+    ("OSCRED_DATABASE_URL", "", "serve"),
+    ("OSCRED_KEYS_FILE", "", "serve"),
+    ("OSCRED_LISTEN", "no-port", "serve"),
+    ("OSCRED_TOKEN_TTL", "soon", "serve"),
+    ("OSCRED_DATABASE_PREPARED", "maybe", "serve"),
+    ("OSCRED_LOG_LEVEL", "loud", "migrate"),
+    ("OSCRED_BOOTSTRAP_PASSWORD", "", "bootstrap"),
+])
+def test_a_bad_setting_stops_start_up_with_one_line_naming_it(stack, var, value, command):
+    r = stack.cli(command, check=False, **{var: value})
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and var in lines[0], r.stderr
+
+
+def test_an_unreadable_key_ring_stops_serve(stack):
+    r = stack.cli("serve", check=False, OSCRED_KEYS_FILE=stack.workdir + "/missing.json")
+    assert r.returncode == 2 and "OSCRED_KEYS_FILE" in r.stderr, (r.returncode, r.stderr)
+
+
+def test_concurrent_migrations_apply_each_version_once(stack):
+    stack.pg.psql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: stack.cli("migrate", check=False), range(4)))
+    assert all(r.returncode == 0 for r in results), [(r.returncode, r.stderr) for r in results]
+    assert sum("(was 0)" in r.stdout for r in results) == 1, [r.stdout for r in results]
+    rows = stack.pg.psql("SELECT version, name FROM schema_migrations ORDER BY version").split()
+    assert rows == ["1|init"], rows
+    stack.bootstrap("default")
+    stack.bootstrap("other")
+
+
+def test_readyz_is_503_while_the_schema_is_behind_the_binary(stack):
+    srv = stack.new_server("ready")
+    assert client.get(srv.base_url, "/readyz").status_code == 200
+    stack.pg.psql("UPDATE schema_migrations SET version = 0")
+    try:
+        r = client.get(srv.base_url, "/readyz")
+        assert r.status_code == 503, r.text
+        assert r.json()["checks"]["schema"] == "behind"
+    finally:
+        stack.pg.psql("UPDATE schema_migrations SET version = 1")
+    assert client.get(srv.base_url, "/readyz").status_code == 200
