@@ -237,7 +237,8 @@ static osc_err load_keys(const char *path)
         osc_log(OSC_LOG_ERROR, "keyring.invalid", "file", path, "detail", why, OSC_LOG_END);
         return err;
     }
-    osc_log(OSC_LOG_INFO, "keyring.loaded", "file", path, "primary", osc_keyring_primary(kr), OSC_LOG_END);
+    osc_log(OSC_LOG_INFO, "keyring.loaded", "file", path, "primary", osc_keyring_primary(kr),
+            OSC_LOG_END);
     osc_keyring_install(kr);
     return OSC_OK;
 }
@@ -302,7 +303,8 @@ static int cmd_serve(void)
         rc = 2;
         goto out;
     }
-    if (open_store(&cfg, &st) || osc_pcache_create(&pc) || osc_lastuse_create(st, &lastuse))
+    if (open_store(&cfg, &st) || osc_pcache_create(cfg.token_ttl_s * 1000000, &pc) ||
+        osc_lastuse_create(st, &lastuse))
         goto out;
     app.cfg = &cfg;
     app.store = st;
@@ -326,7 +328,8 @@ static int cmd_serve(void)
         }
         break;
     }
-    osc_log(OSC_LOG_INFO, "server.stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", OSC_LOG_END);
+    osc_log(OSC_LOG_INFO, "server.stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
+            OSC_LOG_END);
     osc_http_set_draining(http);
     osc_http_stop(http, cfg.shutdown_grace_s);
     http = NULL;

@@ -1,34 +1,62 @@
-/* The principal cache and the revoked-token set: two string-keyed hash maps behind one
- * reader-writer lock. Reads (every token check) take the shared lock only. */
+/* The principal cache and the revoked-token set: string-keyed hash maps of pointers behind one
+ * reader-writer lock. Reads (every token check) take the shared lock only.
+ *
+ * Every principal of the database lives here, so an entry is kept small: the name is stored at
+ * its length, and the domain (id and name, shared by every principal of it) is interned once. */
 #include "oscred/pcache.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "oscred/ctx.h"
 
-struct slot {
-    char key[OSC_ID_LEN + 1]; /* "" = empty */
-    enum osc_pcache_state state;
-    struct osc_pcache_entry e; /* principals */
-    int64_t expires_us;        /* revoked tokens */
-    unsigned generation;       /* principals: the load that last confirmed the entry */
+struct domain {
+    struct domain *retired_next; /* earlier names of a renamed domain, freed at destroy */
+    char id[OSC_ID_LEN + 1];
+    char name[];
 };
 
+struct principal {
+    char id[OSC_ID_LEN + 1];
+    unsigned char state; /* enum osc_pcache_state: FOUND or DELETED */
+    unsigned char kind;
+    unsigned char enabled;
+    unsigned roles;
+    uint32_t password_epoch;
+    unsigned generation;         /* the full load that last confirmed the entry */
+    int64_t forget_at_us;        /* a tombstone, once every token it could refuse has expired */
+    const struct domain *domain; /* NULL for a tombstone */
+    char name[];
+};
+
+struct revoked {
+    int64_t expires_us;
+    char id[OSC_ID_LEN + 1];
+};
+
+/* Open addressing, linear probing; entries start with their NUL-terminated key (offset 0 of
+ * every entry type above but struct domain, whose key is at offsetof(struct domain, id)). */
 struct map {
-    struct slot *slots;
+    void **slots;
     size_t cap; /* power of two */
     size_t used;
+    size_t key_offset;
 };
 
 struct osc_pcache {
     pthread_rwlock_t lock;
     struct map principals;
     struct map revoked;
+    struct map domains;
+    struct domain *retired;
     unsigned generation;
+    int64_t tombstone_ttl_us;
 };
+
+#define MIN_CAP 1024
 
 static uint64_t hash(const char *s)
 {
@@ -38,39 +66,65 @@ static uint64_t hash(const char *s)
     return h;
 }
 
-static int map_init(struct map *m, size_t cap)
+static const char *key_of(const struct map *m, const void *entry)
+{
+    return (const char *)entry + m->key_offset;
+}
+
+static int map_init(struct map *m, size_t cap, size_t key_offset)
 {
     m->slots = calloc(cap, sizeof(*m->slots));
     m->cap = cap;
     m->used = 0;
+    m->key_offset = key_offset;
     return m->slots ? 0 : -1;
 }
 
-static struct slot *find(const struct map *m, const char *key)
+static void map_free(struct map *m)
+{
+    for (size_t i = 0; m->slots && i < m->cap; i++)
+        free(m->slots[i]);
+    free(m->slots);
+    m->slots = NULL;
+}
+
+/* The slot holding key, or the empty slot where it would go. */
+static void **find(const struct map *m, const char *key)
 {
     size_t i = (size_t)hash(key) & (m->cap - 1);
 
     for (;;) {
-        struct slot *s = &m->slots[i];
-        if (!s->key[0] || strcmp(s->key, key) == 0)
+        void **s = &m->slots[i];
+        if (!*s || strcmp(key_of(m, *s), key) == 0)
             return s;
         i = (i + 1) & (m->cap - 1);
     }
 }
 
-/* Keeps the load factor under 1/2; drop_expired discards revoked tokens that expired. */
-static int grow(struct map *m, int drop_expired)
+/* Rebuilds the table without the entries expired(entry, now) says are done with (freed), at a
+ * size that leaves the live ones a load factor of at most 1/4. */
+static int rebuild(struct map *m, int (*expired)(const void *, int64_t))
 {
     struct map n;
+    size_t live = 0, cap = MIN_CAP;
     int64_t now = osc_now_us();
 
-    if (map_init(&n, m->cap * 2))
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i] && !(expired && expired(m->slots[i], now)))
+            live++;
+    while (cap < 4 * live)
+        cap *= 2;
+    if (map_init(&n, cap, m->key_offset))
         return -1;
     for (size_t i = 0; i < m->cap; i++) {
-        struct slot *s = &m->slots[i];
-        if (!s->key[0] || (drop_expired && s->expires_us < now))
+        void *e = m->slots[i];
+        if (!e)
             continue;
-        *find(&n, s->key) = *s;
+        if (expired && expired(e, now)) {
+            free(e);
+            continue;
+        }
+        *find(&n, key_of(m, e)) = e;
         n.used++;
     }
     free(m->slots);
@@ -78,33 +132,52 @@ static int grow(struct map *m, int drop_expired)
     return 0;
 }
 
-static struct slot *upsert(struct map *m, const char *key, int drop_expired)
+/* The slot for key, making room first when the table is half full. */
+static void **slot_for(struct map *m, const char *key, int (*expired)(const void *, int64_t))
 {
-    struct slot *s;
-
-    if ((m->used + 1) * 2 > m->cap && grow(m, drop_expired))
+    if ((m->used + 1) * 2 > m->cap && rebuild(m, expired))
         return NULL;
-    s = find(m, key);
-    if (!s->key[0]) {
-        snprintf(s->key, sizeof(s->key), "%s", key);
-        m->used++;
-    }
-    return s;
+    return find(m, key);
 }
 
-osc_err osc_pcache_create(osc_pcache **out)
+/* Puts entry into the empty or matching slot s, freeing the entry it replaces. */
+static void place(struct map *m, void **s, void *entry)
+{
+    if (*s)
+        free(*s);
+    else
+        m->used++;
+    *s = entry;
+}
+
+static int principal_expired(const void *e, int64_t now)
+{
+    const struct principal *p = e;
+    return p->state == OSC_PCACHE_DELETED && p->forget_at_us <= now;
+}
+
+static int revoked_expired(const void *e, int64_t now)
+{
+    return ((const struct revoked *)e)->expires_us < now;
+}
+
+osc_err osc_pcache_create(int64_t tombstone_ttl_us, osc_pcache **out)
 {
     osc_pcache *pc = calloc(1, sizeof(*pc));
 
-    if (!pc || map_init(&pc->principals, 1024) || map_init(&pc->revoked, 256)) {
-        if (pc) {
-            free(pc->principals.slots);
-            free(pc->revoked.slots);
-        }
+    if (!pc)
+        return OSC_E_INTERNAL;
+    if (map_init(&pc->principals, MIN_CAP, offsetof(struct principal, id)) ||
+        map_init(&pc->revoked, MIN_CAP, offsetof(struct revoked, id)) ||
+        map_init(&pc->domains, 64, offsetof(struct domain, id))) {
+        map_free(&pc->principals);
+        map_free(&pc->revoked);
+        map_free(&pc->domains);
         free(pc);
         return OSC_E_INTERNAL;
     }
     pthread_rwlock_init(&pc->lock, NULL);
+    pc->tombstone_ttl_us = tombstone_ttl_us;
     *out = pc;
     return OSC_OK;
 }
@@ -114,52 +187,114 @@ void osc_pcache_destroy(osc_pcache *pc)
     if (!pc)
         return;
     pthread_rwlock_destroy(&pc->lock);
-    free(pc->principals.slots);
-    free(pc->revoked.slots);
+    map_free(&pc->principals);
+    map_free(&pc->revoked);
+    map_free(&pc->domains);
+    while (pc->retired) {
+        struct domain *d = pc->retired;
+        pc->retired = d->retired_next;
+        free(d);
+    }
     free(pc);
+}
+
+/* The interned domain (id, name); a domain seen under a new name gets a new record, and the old
+ * one stays alive (principals may point at it) until destroy. */
+static const struct domain *intern_domain(osc_pcache *pc, const char *id, const char *name)
+{
+    size_t len = strnlen(name, OSC_NAME_MAX);
+    void **s = slot_for(&pc->domains, id, NULL);
+    struct domain *d;
+
+    if (!s)
+        return NULL;
+    d = *s;
+    if (d && strcmp(d->name, name) == 0)
+        return d;
+    d = malloc(sizeof(*d) + len + 1);
+    if (!d)
+        return NULL;
+    d->retired_next = NULL;
+    snprintf(d->id, sizeof(d->id), "%s", id);
+    memcpy(d->name, name, len);
+    d->name[len] = '\0';
+    if (*s) { /* renamed */
+        struct domain *old = *s;
+        old->retired_next = pc->retired;
+        pc->retired = old;
+        *s = d;
+    } else {
+        *s = d;
+        pc->domains.used++;
+    }
+    return d;
 }
 
 osc_err osc_pcache_put(osc_pcache *pc, const struct osc_principal *p)
 {
-    osc_err err = OSC_OK;
-    struct slot *s;
+    osc_err err = OSC_E_INTERNAL;
+    size_t len = strnlen(p->name, OSC_NAME_MAX);
+    struct principal *e;
+    void **s;
 
     pthread_rwlock_wrlock(&pc->lock);
-    s = upsert(&pc->principals, p->id, 0);
-    if (!s) {
-        err = OSC_E_INTERNAL;
-    } else {
-        s->state = OSC_PCACHE_FOUND;
-        s->generation = pc->generation;
-        memset(&s->e, 0, sizeof(s->e));
-        snprintf(s->e.id, sizeof(s->e.id), "%s", p->id);
-        snprintf(s->e.domain_id, sizeof(s->e.domain_id), "%s", p->domain_id);
-        snprintf(s->e.domain_name, sizeof(s->e.domain_name), "%s", p->domain_name);
-        snprintf(s->e.name, sizeof(s->e.name), "%s", p->name);
-        s->e.kind = p->kind;
-        s->e.enabled = p->enabled && p->domain_enabled;
-        s->e.roles = p->roles;
-        s->e.password_epoch = p->password_epoch;
+    s = slot_for(&pc->principals, p->id, principal_expired);
+    if (!s)
+        goto out;
+    /* A tombstone is final: ids are never reused, so a put that arrives after the delete carries
+     * what a database read saw before it (a lookup racing the delete). */
+    if (*s && ((struct principal *)*s)->state == OSC_PCACHE_DELETED) {
+        err = OSC_OK;
+        goto out;
     }
+    e = calloc(1, sizeof(*e) + len + 1);
+    if (!e)
+        goto out;
+    e->domain = intern_domain(pc, p->domain_id, p->domain_name);
+    if (!e->domain) {
+        free(e);
+        goto out;
+    }
+    snprintf(e->id, sizeof(e->id), "%s", p->id);
+    memcpy(e->name, p->name, len);
+    e->state = OSC_PCACHE_FOUND;
+    e->kind = (unsigned char)p->kind;
+    e->enabled = p->enabled && p->domain_enabled;
+    e->roles = p->roles;
+    e->password_epoch = p->password_epoch;
+    e->generation = pc->generation;
+    place(&pc->principals, s, e);
+    err = OSC_OK;
+out:
     pthread_rwlock_unlock(&pc->lock);
     return err;
 }
 
+/* Turns the slot's entry (or an empty slot) into a tombstone for id. */
+static int bury(osc_pcache *pc, void **s, const char *id)
+{
+    struct principal *e = calloc(1, sizeof(*e) + 1);
+
+    if (!e)
+        return -1;
+    snprintf(e->id, sizeof(e->id), "%s", id);
+    e->state = OSC_PCACHE_DELETED;
+    /* Kept while a token of the principal could still be presented: a deleted principal must not
+     * look "unknown", which would send its tokens to the database. */
+    e->forget_at_us = osc_now_us() + pc->tombstone_ttl_us;
+    place(&pc->principals, s, e);
+    return 0;
+}
+
 osc_err osc_pcache_remove(osc_pcache *pc, const char *id)
 {
-    osc_err err = OSC_OK;
-    struct slot *s;
+    osc_err err = OSC_E_INTERNAL;
+    void **s;
 
     pthread_rwlock_wrlock(&pc->lock);
-    s = upsert(&pc->principals, id, 0);
-    if (!s) {
-        err = OSC_E_INTERNAL;
-    } else {
-        /* A tombstone, not an empty slot: a deleted principal must not look "unknown", which
-         * would send its tokens to the database. */
-        s->state = OSC_PCACHE_DELETED;
-        memset(&s->e, 0, sizeof(s->e));
-    }
+    s = slot_for(&pc->principals, id, principal_expired);
+    if (s && !bury(pc, s, id))
+        err = OSC_OK;
     pthread_rwlock_unlock(&pc->lock);
     return err;
 }
@@ -178,42 +313,53 @@ void osc_pcache_end_reload(osc_pcache *pc, unsigned generation)
 {
     pthread_rwlock_wrlock(&pc->lock);
     for (size_t i = 0; i < pc->principals.cap; i++) {
-        struct slot *s = &pc->principals.slots[i];
-        /* Not seen by the full load that just finished (nor changed since): gone. */
-        if (s->key[0] && s->state == OSC_PCACHE_FOUND && s->generation < generation) {
-            s->state = OSC_PCACHE_DELETED;
-            memset(&s->e, 0, sizeof(s->e));
-        }
+        struct principal *e = pc->principals.slots[i];
+        /* Not seen by the full load that just finished (nor changed since): gone. A failed
+         * allocation leaves the stale entry; the next reload tries again. */
+        if (e && e->state == OSC_PCACHE_FOUND && e->generation < generation)
+            (void)bury(pc, &pc->principals.slots[i], e->id);
     }
     pthread_rwlock_unlock(&pc->lock);
 }
 
 enum osc_pcache_state osc_pcache_get(osc_pcache *pc, const char *id, struct osc_pcache_entry *out)
 {
-    enum osc_pcache_state st;
-    struct slot *s;
+    enum osc_pcache_state st = OSC_PCACHE_MISSING;
+    const struct principal *e;
 
     pthread_rwlock_rdlock(&pc->lock);
-    s = find(&pc->principals, id);
-    st = s->key[0] ? s->state : OSC_PCACHE_MISSING;
-    if (st == OSC_PCACHE_FOUND)
-        *out = s->e;
+    e = *find(&pc->principals, id);
+    if (e)
+        st = (enum osc_pcache_state)e->state;
+    if (st == OSC_PCACHE_FOUND) {
+        memset(out, 0, sizeof(*out));
+        snprintf(out->id, sizeof(out->id), "%s", e->id);
+        snprintf(out->domain_id, sizeof(out->domain_id), "%s", e->domain->id);
+        snprintf(out->domain_name, sizeof(out->domain_name), "%s", e->domain->name);
+        snprintf(out->name, sizeof(out->name), "%s", e->name);
+        out->kind = (enum osc_kind)e->kind;
+        out->enabled = e->enabled;
+        out->roles = e->roles;
+        out->password_epoch = e->password_epoch;
+    }
     pthread_rwlock_unlock(&pc->lock);
     return st;
 }
 
 osc_err osc_pcache_revoke(osc_pcache *pc, const char *token_id, int64_t expires_us)
 {
-    osc_err err = OSC_OK;
-    struct slot *s;
+    osc_err err = OSC_E_INTERNAL;
+    struct revoked *r;
+    void **s;
 
     pthread_rwlock_wrlock(&pc->lock);
-    s = upsert(&pc->revoked, token_id, 1);
-    if (!s) {
-        err = OSC_E_INTERNAL;
-    } else {
-        s->state = OSC_PCACHE_FOUND;
-        s->expires_us = expires_us;
+    s = slot_for(&pc->revoked, token_id, revoked_expired);
+    r = s ? malloc(sizeof(*r)) : NULL;
+    if (r) {
+        snprintf(r->id, sizeof(r->id), "%s", token_id);
+        r->expires_us = expires_us;
+        place(&pc->revoked, s, r);
+        err = OSC_OK;
     }
     pthread_rwlock_unlock(&pc->lock);
     return err;
@@ -224,7 +370,7 @@ int osc_pcache_is_revoked(osc_pcache *pc, const char *token_id)
     int revoked;
 
     pthread_rwlock_rdlock(&pc->lock);
-    revoked = find(&pc->revoked, token_id)->key[0] != '\0';
+    revoked = *find(&pc->revoked, token_id) != NULL;
     pthread_rwlock_unlock(&pc->lock);
     return revoked;
 }

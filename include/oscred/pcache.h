@@ -30,10 +30,13 @@ enum osc_pcache_state {
     OSC_PCACHE_DELETED = 2, /* known to be gone */
 };
 
-osc_err osc_pcache_create(osc_pcache **out);
+/* tombstone_ttl_us: how long a deleted principal stays known as deleted (the longest a token of
+ * it can live); after that its tokens would be refused by expiry, or by a database lookup. */
+osc_err osc_pcache_create(int64_t tombstone_ttl_us, osc_pcache **out);
 void osc_pcache_destroy(osc_pcache *pc);
 
-/* Inserts or replaces the entry of p (no password hash is kept). */
+/* Inserts or replaces the entry of p (no password hash is kept); a principal already recorded
+ * as deleted stays deleted. */
 osc_err osc_pcache_put(osc_pcache *pc, const struct osc_principal *p);
 /* Records that a principal is gone. */
 osc_err osc_pcache_remove(osc_pcache *pc, const char *id);
