@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common.h"
 #include "oscred/keyring.h"
 #include "oscred/log.h"
 #include "oscred/policy.h"
@@ -219,7 +220,7 @@ osc_err osc_tokens_revoke(struct osc_app *app, struct osc_ctx *ctx, const char *
     osc_err err = OSC_OK;
     osc_keyring *kr = osc_keyring_current();
     struct osc_token t;
-    struct osc_audit a = {ctx->request_id, ctx->caller.id, "user"};
+    struct osc_audit a = audit_of(ctx);
 
     if (!kr || osc_token_decode(kr, subject, &t) != OSC_OK ||
         strcmp(t.domain_id, ctx->caller.domain_id) != 0) {
