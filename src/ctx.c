@@ -28,18 +28,26 @@ static uint64_t next_random(void)
 
 void osc_ctx_init(struct osc_ctx *ctx)
 {
+    static const char hex[] = "0123456789abcdef";
     unsigned char u[16];
     uint64_t r0 = next_random(), r1 = next_random();
+    char *o = ctx->request_id;
 
     memset(ctx, 0, sizeof(*ctx));
     memcpy(u, &r0, 8);
     memcpy(u + 8, &r1, 8);
     u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
     u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
-    snprintf(ctx->request_id, sizeof(ctx->request_id),
-             "req-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
-             u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
-             u[15]);
+    /* "req-" + 8-4-4-4-12 hex digits, by hand: printf was a visible share of a token check. */
+    memcpy(o, "req-", 4);
+    o += 4;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[u[i] >> 4];
+        *o++ = hex[u[i] & 15];
+    }
+    *o = '\0';
 }
 
 osc_err osc_ctx_fail(struct osc_ctx *ctx, osc_err err, const char *fmt, ...)
@@ -84,22 +92,66 @@ static void split(int64_t us, struct tm *tm, long *frac)
     *frac = f;
 }
 
+/* Copies the n characters of s into out as snprintf would: truncated to outlen - 1, terminated. */
+static void copy_out(char *out, size_t outlen, const char *s, size_t n)
+{
+    if (!outlen)
+        return;
+    if (n >= outlen)
+        n = outlen - 1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
+/* Writes v as exactly width decimal digits (zero-padded) and returns the end. */
+static char *digits(char *o, long v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        o[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return o + width;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS" (19 characters, no terminator); years beyond 9999 are not dates we
+ * issue or accept. */
+static char *format_seconds(const struct tm *tm, char *o)
+{
+    o = digits(o, tm->tm_year + 1900L, 4);
+    *o++ = '-';
+    o = digits(o, tm->tm_mon + 1L, 2);
+    *o++ = '-';
+    o = digits(o, tm->tm_mday, 2);
+    *o++ = 'T';
+    o = digits(o, tm->tm_hour, 2);
+    *o++ = ':';
+    o = digits(o, tm->tm_min, 2);
+    *o++ = ':';
+    return digits(o, tm->tm_sec, 2);
+}
+
 void osc_format_time_us(int64_t us, char *out, size_t outlen)
 {
     struct tm tm;
     long frac;
+    char buf[32], *o;
 
     split(us, &tm, &frac);
-    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+    o = format_seconds(&tm, buf);
+    *o++ = '.';
+    o = digits(o, frac, 6);
+    *o++ = 'Z';
+    copy_out(out, outlen, buf, (size_t)(o - buf));
 }
 
 void osc_format_time_s(int64_t us, char *out, size_t outlen)
 {
     struct tm tm;
     long frac;
+    char buf[32], *o;
 
     split(us, &tm, &frac);
-    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    o = format_seconds(&tm, buf);
+    *o++ = 'Z';
+    copy_out(out, outlen, buf, (size_t)(o - buf));
 }

@@ -322,6 +322,13 @@ void osc_pcache_end_reload(osc_pcache *pc, unsigned generation)
     pthread_rwlock_unlock(&pc->lock);
 }
 
+/* Names in the cache were cut to OSC_NAME_MAX when stored. */
+static void copy_name(char out[OSC_NAME_MAX + 1], const char *name)
+{
+    size_t n = strlen(name);
+    memcpy(out, name, n + 1);
+}
+
 enum osc_pcache_state osc_pcache_get(osc_pcache *pc, const char *id, struct osc_pcache_entry *out)
 {
     enum osc_pcache_state st = OSC_PCACHE_MISSING;
@@ -332,11 +339,11 @@ enum osc_pcache_state osc_pcache_get(osc_pcache *pc, const char *id, struct osc_
     if (e)
         st = (enum osc_pcache_state)e->state;
     if (st == OSC_PCACHE_FOUND) {
-        memset(out, 0, sizeof(*out));
-        snprintf(out->id, sizeof(out->id), "%s", e->id);
-        snprintf(out->domain_id, sizeof(out->domain_id), "%s", e->domain->id);
-        snprintf(out->domain_name, sizeof(out->domain_name), "%s", e->domain->name);
-        snprintf(out->name, sizeof(out->name), "%s", e->name);
+        /* Every token check copies an entry: plain copies, no printf, no full memset. */
+        memcpy(out->id, e->id, sizeof(out->id));
+        memcpy(out->domain_id, e->domain->id, sizeof(out->domain_id));
+        copy_name(out->domain_name, e->domain->name);
+        copy_name(out->name, e->name);
         out->kind = (enum osc_kind)e->kind;
         out->enabled = e->enabled;
         out->roles = e->roles;

@@ -65,9 +65,19 @@ out:
 
 static int sextet(const char *alphabet, char c)
 {
-    /* '\0' is excluded explicitly: strchr would find the terminator. */
-    const char *p = c ? strchr(alphabet, c) : NULL;
-    return p ? (int)(p - alphabet) : -1;
+    /* Both alphabets share their first 62 characters; only the last two differ. Ranges, not a
+     * search of the alphabet: every token check decodes a token. */
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c && c == alphabet[62])
+        return 62;
+    if (c && c == alphabet[63])
+        return 63;
+    return -1;
 }
 
 /* Decodes in[0..n) with no padding characters. A trailing group of 2 or 3 characters must leave
