@@ -44,6 +44,7 @@ struct pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     _Atomic int64_t tripped_until_us;
+    _Atomic int64_t last_answer_us; /* when the database last answered anything, on any connection */
 };
 
 static void notice_sink(void *arg, const char *message)
@@ -137,13 +138,20 @@ static int remaining_ms(int64_t deadline_us)
     return (int)((left + 999) / 1000);
 }
 
-static void trip(struct pool *p)
+/* A statement or connect ran into its deadline. When the database answered nothing else during
+ * that time either, it is not answering: fail requests fast for a while instead of letting each
+ * one queued behind wait out its own deadline. When other statements were answered meanwhile,
+ * only this one was stuck (a row lock held elsewhere, say) and nobody else is failed for it. */
+static void deadline_passed(struct pool *p)
 {
-    atomic_store(&p->tripped_until_us, osc_now_us() + TRIP_US);
+    int64_t now = osc_now_us();
+
+    if (atomic_load(&p->last_answer_us) < now - (int64_t)p->timeout_ms * 1000)
+        atomic_store(&p->tripped_until_us, now + TRIP_US);
 }
 
 /* Waits for the socket to be ready for events; 0 on readiness, -1 on error, and -1 with the
- * pool tripped when the deadline passes (the database is not answering). */
+ * deadline_passed told when the deadline passes. */
 static int wait_socket(struct pool_conn *c, PGconn *conn, short events, int64_t deadline_us)
 {
     struct pollfd pfd = {.fd = PQsocket(conn), .events = events};
@@ -155,14 +163,14 @@ static int wait_socket(struct pool_conn *c, PGconn *conn, short events, int64_t 
         int r;
 
         if (ms == 0) {
-            trip(c->pool);
+            deadline_passed(c->pool);
             return -1;
         }
         r = poll(&pfd, 1, ms);
         if (r > 0)
             return 0;
         if (r == 0) {
-            trip(c->pool);
+            deadline_passed(c->pool);
             return -1;
         }
         if (errno != EINTR)
@@ -222,6 +230,7 @@ out:
         c->next_connect_us = osc_now_us() + RECONNECT_INTERVAL_US;
     } else {
         c->conn = conn;
+        atomic_store(&p->last_answer_us, osc_now_us());
         c->fresh = 1;
         memset(c->prepared, 0, (size_t)(p->nstmts > 0 ? p->nstmts : 1));
     }
@@ -350,6 +359,7 @@ static osc_err collect(struct pool_conn *c, int64_t deadline_us, PGresult **res,
         r = PQgetResult(c->conn);
         if (!r)
             break;
+        atomic_store(&c->pool->last_answer_us, osc_now_us());
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
             if (!err) {
