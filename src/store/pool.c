@@ -44,7 +44,8 @@ struct pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     _Atomic int64_t tripped_until_us;
-    _Atomic int64_t last_answer_us; /* when the database last answered anything, on any connection */
+    _Atomic int64_t
+        last_answer_us; /* when the database last answered anything, on any connection */
 };
 
 static void notice_sink(void *arg, const char *message)
