@@ -33,7 +33,9 @@ OSCRED = os.path.join(BUILD, "oscred")
 BASELINE204 = os.path.join(BUILD, "baseline204")
 
 sys.path.insert(0, BENCH)
+sys.path.insert(0, os.path.join(BENCH, "keystone"))
 import sign  # noqa: E402
+import peer  # noqa: E402  (bench/keystone/peer.py: Keystone as the peer, bench/run --keystone)
 
 CONNECTIONS = 64
 WRK_THREADS = 2
@@ -323,6 +325,7 @@ class Bench:
         self.load = {}
         self.pool_baseline = {}
         self.failed = False
+        self.keystone = None
 
     # ------------------------------------------------------------ set-up
 
@@ -820,9 +823,22 @@ class Bench:
             self.failed = True
             raise Failed("oscred exited during the run: %s" % self.tail_log())
 
+        if self.args.keystone:
+            # The peer, after oscred's scenarios, on the same machine and PostgreSQL (oscred stays up, idle).
+            self.keystone = peer.Peer(sys.modules[__name__], self, self.args.keys)
+            try:
+                self.keystone.run([self.results[n]["key"] for n in self.order])
+            finally:
+                self.keystone.stop()
+                if self.keystone.failed:
+                    self.failed = True
+
     def report(self):
+        ks = self.keystone.ratios(self.results) if self.keystone and self.keystone.results else None
         lines = ["| scenario | oscred req/s | p50 | p99 | errors | baseline | baseline req/s | ratio |",
                  "|---|---:|---:|---:|---:|---|---:|---:|"]
+        if ks is not None:
+            lines = [lines[0] + " × Keystone |", lines[1] + "---:|"]
         for name in self.order:
             s = self.results[name]
             status = " **FAILED**" if s["failed"] else ""
@@ -830,6 +846,9 @@ class Bench:
                 name, status, s["req_s"], s["p50_ms"], s["p99_ms"], s["errors"], s["baseline"],
                 "%.0f" % s["baseline_req_s"] if s["baseline_req_s"] else "-",
                 "%.0f %%" % (100 * s["ratio"]) if s["ratio"] is not None else "-"))
+            if ks is not None:
+                r = ks.get(s["key"])
+                lines[-1] += " %s |" % ("%.0f×" % r["ratio"] if r and r["ratio"] is not None else "-")
         notes = []
         for name in self.order:
             s = self.results[name]
@@ -859,6 +878,9 @@ class Bench:
             lines.append("")
             lines.append("oscred resident memory (VmRSS): %.1f MiB after warm-up, %.1f MiB at the end." % (
                 m["after_warmup_kb"] / 1024, m["end_kb"] / 1024))
+        if self.keystone and self.keystone.results:
+            lines.append("")
+            lines.append(self.keystone.table(self.results))
         return "\n".join(lines)
 
     def write_json(self):
@@ -871,6 +893,8 @@ class Bench:
             "scenarios": {name: {k: v for k, v in self.results[name].items() if k != "baseline_output"}
                           for name in self.order},
         }
+        if self.keystone and self.keystone.results:
+            doc["keystone"] = self.keystone.json(self.results)
         os.makedirs(RESULTS, exist_ok=True)
         path = os.path.join(RESULTS, stamp + ".json")
         for p in (path, os.path.join(RESULTS, "latest.json")):
@@ -903,6 +927,7 @@ def forget_secrets():
             except OSError:
                 pass
     shutil.rmtree(os.path.join(RUN, "pg", "data"), ignore_errors=True)
+    peer.forget(RUN)
 
 
 def pbkdf2_rate(seconds):
@@ -922,11 +947,9 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated subset of: " + ",".join(k for k, _ in SCENARIOS))
     ap.add_argument("--env", action="append", default=[], metavar="OSCRED_NAME=VALUE",
                     help="an oscred setting for this run (default: every OSCRED_* at its default)")
-    ap.add_argument("--keystone", action="store_true", help="compare with OpenStack Keystone (not implemented)")
+    ap.add_argument("--keystone", action="store_true",
+                    help="then run the same operations against OpenStack Keystone and add x Keystone columns")
     args = ap.parse_args()
-    if args.keystone:
-        print("bench/run --keystone: not implemented yet")
-        return 0
     if args.keys < 2:
         ap.error("--keys must be at least 2")
     signal.signal(signal.SIGTERM, on_signal)
