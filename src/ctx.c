@@ -31,9 +31,10 @@ void osc_ctx_init(struct osc_ctx *ctx)
     static const char hex[] = "0123456789abcdef";
     unsigned char u[16];
     uint64_t r0 = next_random(), r1 = next_random();
-    char *o = ctx->request_id;
+    char *o;
 
     memset(ctx, 0, sizeof(*ctx));
+    o = ctx->request_id;
     memcpy(u, &r0, 8);
     memcpy(u + 8, &r1, 8);
     u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
