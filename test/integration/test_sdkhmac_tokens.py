@@ -204,7 +204,7 @@ def test_every_signature_failure_is_the_same_401(base, other_admin, ctx, method)
 
 def test_huawei_sdk_keystone_validate_token(base, ctx, js_clients, client_home):
     me = ctx["me"]
-    runner = NodePlan(js_clients, "huawei_sdk_tokens.cjs", client_home)
+    runner = NodePlan(js_clients, "huawei_sdk.cjs", client_home)
 
     def run(key, steps, domain_id=None):
         cred = {"ak": key.access, "sk": key.secret}

@@ -12,7 +12,8 @@
 // }
 // Methods and inputs: createPermanentAccessKey {user_id, description?}; listPermanentAccessKeys {user_id?};
 // showPermanentAccessKey {access_key}; updatePermanentAccessKey {access_key, status?, description?};
-// deletePermanentAccessKey {access_key}. A string input "${N.path.to.field}" is replaced by that field of
+// deletePermanentAccessKey {access_key}; keystoneValidateToken {x_subject_token, nocatalog?} (GET /v3/auth/tokens,
+// test_sdkhmac_tokens.py). A string input "${N.path.to.field}" is replaced by that field of
 // step N's output (0-based).
 //
 // Result per step: {"ok": true, "status": httpStatusCode, "output": <the SDK's result>} or
@@ -82,6 +83,11 @@ const BUILD = {
   },
   deletePermanentAccessKey(input) {
     return new hw.DeletePermanentAccessKeyRequest().withAccessKey(input.access_key);
+  },
+  keystoneValidateToken(input) {
+    const req = new hw.KeystoneValidateTokenRequest().withXSubjectToken(input.x_subject_token);
+    if (input.nocatalog !== undefined) req.withNocatalog(input.nocatalog);
+    return req;
   },
 };
 
