@@ -224,6 +224,9 @@ def wrk(script, port, duration, env, threads=WRK_THREADS, connections=CONNECTION
               "BENCH_HOST": "127.0.0.1:%d" % port})
     if done_marker:
         e["BENCH_DONE"] = done_marker
+        for t in range(threads):  # an earlier run's markers (the --keys reference pass) would end this one at once
+            if os.path.exists("%s.%d" % (done_marker, t)):
+                os.unlink("%s.%d" % (done_marker, t))
     e.update(env)
     wall = max_wait if done_marker else duration
     argv = ["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % int(wall),
@@ -326,6 +329,9 @@ class Bench:
         self.pool_baseline = {}
         self.failed = False
         self.keystone = None
+        self.tag = "main"
+        self.ref_results, self.ref_order = None, []
+        self.soak_result = None
 
     # ------------------------------------------------------------ set-up
 
@@ -644,8 +650,9 @@ class Bench:
         size = tx * CONNECTIONS * per_tx
         users = size // 2
         log("delete: making two pools of %d keys (%d users each) through the API" % (size, users))
-        pool_o = self.fixtures("bench-del-o-", users, size)
-        pool_b = self.fixtures("bench-del-b-", users, size)
+        prefix = "bench-del-%s-" % self.tag
+        pool_o = self.fixtures(prefix + "o-", users, size)
+        pool_b = self.fixtures(prefix + "b-", users, size)
         path = os.path.join(RUN, "keys-delete")
         with open(path, "w") as f:
             for u in pool_o:
@@ -661,7 +668,7 @@ class Bench:
             "BENCH_TOKEN": self.token, "BENCH_KEYS_FILE": path}, done_marker=marker,
             max_wait=self.duration * 3 + 10))
         left = int(psql(self.url, "SELECT count(*) FROM access_keys k JOIN principals p ON p.id = k.owner_id "
-                                  "WHERE p.name LIKE 'bench-del-o-%'"))
+                                  "WHERE p.name LIKE '%so-%%'" % prefix))
         # pgbench: client c deletes rows c*tx*K+1 .. (c+1)*tx*K of bench.pool, K per transaction.
         script = "\\set j :j + 1\n" + self.fetch_window(
             "pool", ["ak"], per_tx, ":client_id * %d + (:j - 1) * %d + 1" % (tx * per_tx, per_tx))
@@ -671,7 +678,7 @@ class Bench:
         self.checkpoint()
         b, bf, bo = self.pg_scenario("delete", script, per_tx, self.defines(j="0"), transactions=tx)
         left_b = int(psql(self.url, "SELECT count(*) FROM access_keys k JOIN principals p ON p.id = k.owner_id "
-                                    "WHERE p.name LIKE 'bench-del-b-%'"))
+                                    "WHERE p.name LIKE '%sb-%%'" % prefix))
         if left_b:
             bf += 1
             bo += "\n%d pool keys were not deleted by pgbench" % left_b
@@ -782,47 +789,19 @@ class Bench:
         self.stmts = statements()
         self.setup()
         n = self.args.keys
-        users = (n + 1) // 2
-        log("fixtures: %d stored keys over %d users, 64 + 64 users for the create scenario" % (n, users))
-        self.main = self.fixtures("bench-u", users, n)
-        self.signers_all = [u for u in self.main if len(u["keys"]) == 2]
+        log("fixtures: %d stored keys over %d users, 64 + 64 users for the create scenario" % (n, (n + 1) // 2))
+        self.main = []
         self.create_o = self.fixtures("bench-c-o-", CONNECTIONS, 0)
         self.create_pg = self.fixtures("bench-c-b-", CONNECTIONS, 0)
-        self.sealed_len = int(psql(self.url, "SELECT length(sealed) FROM access_keys LIMIT 1"))
-        self.load_tables()
-        psql(self.url, "VACUUM ANALYZE")
-        self.checkpoint()
-
-        # Warm-up (not reported): show and list for a moment, then the first memory reading.
-        for mode in ("show", "list"):
-            path = os.path.join(RUN, "warm-" + mode)
-            with open(path, "w") as f:
-                for u in self.main:
-                    f.write("%s\n" % (u["keys"][0][0] if mode == "show" else u["id"]))
-            wrk("cred_read.lua", self.port, self.warmup, {"BENCH_TOKEN": self.token, "BENCH_MODE": mode,
-                                                          "BENCH_KEYS_FILE": path, "BENCH_USERS_FILE": path})
-        self.rotate_log("warm-up")
-        self.memory["after_warmup_kb"] = vmrss_kb(self.oscred.pid)
-        log("oscred VmRSS after warm-up: %d kB" % self.memory["after_warmup_kb"])
-
-        only = set(self.args.only.split(",")) if self.args.only else None
-        self.show_rate = self.update_rate = 1000.0
-        for key, fn in SCENARIOS:
-            if only and key not in only:
-                continue
-            wait_idle(self.oscred.pid)
-            self.load[key] = open("/proc/loadavg").read().split()[0]
-            self.current = key
-            getattr(self, fn)()
-            if key == "show":
-                self.show_rate = self.results["credential show"]["req_s"]
-
-        self.memory["end_kb"] = vmrss_kb(self.oscred.pid)
-        log("oscred VmRSS at the end: %d kB" % self.memory["end_kb"])
-        if self.oscred.poll() is not None:
-            self.failed = True
-            raise Failed("oscred exited during the run: %s" % self.tail_log())
-
+        if n > REF_KEYS:
+            # The scale check in one run: every scenario at 1000 stored keys first, then at N.
+            self.grow_fixture(REF_KEYS)
+            self.run_pass("ref")
+            self.ref_results, self.ref_order = self.results, self.order
+            self.results, self.order = {}, []
+        self.grow_fixture(n)
+        self.run_pass("main")
+        self.soak()
         if self.args.keystone:
             # The peer, after oscred's scenarios, on the same machine and PostgreSQL (oscred stays up, idle).
             self.keystone = peer.Peer(sys.modules[__name__], self, self.args.keys)
@@ -832,13 +811,134 @@ class Bench:
                 self.keystone.stop()
                 if self.keystone.failed:
                     self.failed = True
+        if self.oscred.poll() is not None:
+            self.failed = True
+            raise Failed("oscred exited during the run: %s" % self.tail_log())
+
+    def grow_fixture(self, total):
+        """Adds users with two keys each (the last with one when TOTAL is odd) until TOTAL keys are stored."""
+        have = sum(len(u["keys"]) for u in self.main)
+        extra = total - have
+        if extra > 0:
+            prefix = "bench-u%d-" % len(self.main)
+            self.main += self.fixtures(prefix, (extra + 1) // 2, extra)
+        self.signers_all = [u for u in self.main if len(u["keys"]) == 2]
+        self.sealed_len = int(psql(self.url, "SELECT length(sealed) FROM access_keys LIMIT 1"))
+        self.load_tables()
+        psql(self.url, "VACUUM ANALYZE")
+        self.checkpoint()
+
+    def run_pass(self, tag):
+        """Warm-up, then every scenario (or --only's) with the stored keys of the moment."""
+        self.tag = tag
+        if tag != "main":
+            log("reference pass at %d stored keys" % sum(len(u["keys"]) for u in self.main))
+        # Warm-up (not reported): show and list for a moment, then the first memory reading.
+        for mode in ("show", "list"):
+            path = os.path.join(RUN, "warm-" + mode)
+            with open(path, "w") as f:
+                for u in self.main:
+                    f.write("%s\n" % (u["keys"][0][0] if mode == "show" else u["id"]))
+            wrk("cred_read.lua", self.port, self.warmup, {"BENCH_TOKEN": self.token, "BENCH_MODE": mode,
+                                                          "BENCH_KEYS_FILE": path, "BENCH_USERS_FILE": path})
+        self.rotate_log("warm-up")
+        if tag == "main":
+            self.memory["after_warmup_kb"] = vmrss_kb(self.oscred.pid)
+            log("oscred VmRSS after warm-up: %d kB" % self.memory["after_warmup_kb"])
+
+        only = set(self.args.only.split(",")) if self.args.only else None
+        self.show_rate = self.update_rate = 1000.0
+        for key, fn in SCENARIOS:
+            if only and key not in only:
+                continue
+            wait_idle(self.oscred.pid)
+            self.load[("" if tag == "main" else tag + ":") + key] = open("/proc/loadavg").read().split()[0]
+            self.current = key
+            getattr(self, fn)()
+            if key == "show":
+                self.show_rate = self.results["credential show"]["req_s"]
+            if self.oscred.poll() is not None:
+                self.failed = True
+                raise Failed("oscred exited during the run: %s" % self.tail_log())
+
+        if tag == "main":
+            self.memory["end_kb"] = vmrss_kb(self.oscred.pid)
+            log("oscred VmRSS at the end: %d kB" % self.memory["end_kb"])
+
+    def soak(self):
+        """Resident memory over many requests that create nothing: status updates, shows, lists and token
+        validations in turn (each its own wrk run, 64 connections), read once after a first round (the
+        warm-up) and again after SOAK_REQUESTS more requests (the issue's "after 1 million requests")."""
+        target = SOAK_REQUESTS_QUICK if self.quick else SOAK_REQUESTS
+        secs = 1 if self.quick else 5
+        keys = os.path.join(RUN, "soak-keys")
+        with open(keys, "w") as f:
+            for u in self.main:
+                f.write("%s %s\n" % (u["keys"][0][0], u["id"]))
+        users = os.path.join(RUN, "soak-users")
+        with open(users, "w") as f:
+            for u in self.main:
+                f.write("%s\n" % u["id"])
+        updates = os.path.join(RUN, "soak-updates")
+        with open(updates, "w") as f:
+            for u in self.signers_all:
+                f.write("%s\n" % u["keys"][1][0])
+        subjects = os.path.join(RUN, "subjects")
+        with open(subjects, "w") as f:
+            f.write("\n".join(self.subjects) + "\n")
+        rounds = [("cred_update.lua", {"BENCH_TOKEN": self.token, "BENCH_KEYS_FILE": updates}),
+                  ("cred_read.lua", {"BENCH_TOKEN": self.token, "BENCH_MODE": "show", "BENCH_KEYS_FILE": keys}),
+                  ("cred_read.lua", {"BENCH_TOKEN": self.token, "BENCH_MODE": "list", "BENCH_USERS_FILE": users}),
+                  ("token_validate.lua", {"BENCH_TOKEN": self.token, "BENCH_SUBJECTS": subjects})]
+
+        def one_round():
+            served, errors = 0, 0
+            for script, env in rounds:
+                r = summarize(wrk(script, self.port, secs, env))
+                served += r["requests"]
+                errors += r["errors"]
+            self.rotate_log("soak")
+            return served, errors
+
+        log("memory soak: rounds of %ds each of status update, show, list and token validation until %d "
+            "requests" % (secs, target))
+        warm, errors = one_round()
+        before = vmrss_kb(self.oscred.pid)
+        served = 0
+        t0 = time.time()
+        while served < target:
+            n, e = one_round()
+            served += n
+            errors += e
+        after = vmrss_kb(self.oscred.pid)
+        self.soak_result = {"warmup_requests": warm, "requests": served, "seconds": round(time.time() - t0, 1),
+                            "rss_after_warmup_kb": before, "rss_after_kb": after, "errors": errors,
+                            "growth": (after - before) / before if before else None}
+        log("memory soak: VmRSS %d kB after the warm-up round, %d kB after %d more requests (%+.1f %%), %d errors"
+            % (before, after, served, 100.0 * (after - before) / max(before, 1), errors))
+        if errors:
+            self.failed = True
+
+    def scale(self):
+        """Scenario -> req/s and p50 at --keys N as multiples of the same scenario at REF_KEYS keys, or None."""
+        if not self.ref_results:
+            return None
+        out = {}
+        for name in self.order:
+            a, b = self.results[name], self.ref_results.get(name)
+            if b and b["req_s"] and b["p50_ms"]:
+                out[name] = {"req_s_ratio": a["req_s"] / b["req_s"], "p50_ratio": a["p50_ms"] / b["p50_ms"]}
+        return out
 
     def report(self):
-        ks = self.keystone.ratios(self.results) if self.keystone and self.keystone.results else None
+        scale = self.scale()
         lines = ["| scenario | oscred req/s | p50 | p99 | errors | baseline | baseline req/s | ratio |",
                  "|---|---:|---:|---:|---:|---|---:|---:|"]
+        ks = self.keystone.ratios(self.results) if self.keystone and self.keystone.results else None
         if ks is not None:
             lines = [lines[0] + " × Keystone |", lines[1] + "---:|"]
+        if scale:
+            lines = [lines[0] + " req/s vs %d keys | p50 vs %d keys |" % (REF_KEYS, REF_KEYS), lines[1] + "---:|---:|"]
         for name in self.order:
             s = self.results[name]
             status = " **FAILED**" if s["failed"] else ""
@@ -849,6 +949,10 @@ class Bench:
             if ks is not None:
                 r = ks.get(s["key"])
                 lines[-1] += " %s |" % ("%.0f×" % r["ratio"] if r and r["ratio"] is not None else "-")
+            if scale:
+                c = scale.get(name)
+                lines[-1] += " %s | %s |" % (("%.2f×" % c["req_s_ratio"], "%.2f×" % c["p50_ratio"]) if c
+                                             else ("-", "-"))
         notes = []
         for name in self.order:
             s = self.results[name]
@@ -858,8 +962,15 @@ class Bench:
                 miss.append("ratio %.0f %% < %.0f %%" % (100 * s["ratio"], 100 * t))
             if t is not None and s["p99_ms"] >= P99_TARGET_MS:
                 miss.append("p99 %.1f ms >= %.0f ms" % (s["p99_ms"], P99_TARGET_MS))
+            c = scale.get(name) if scale else None
+            if c and (c["req_s_ratio"] < 1 / SCALE_TARGET or c["p50_ratio"] > SCALE_TARGET):
+                miss.append("at %d keys %.2f× the req/s and %.2f× the p50 of %d keys" % (
+                    self.args.keys, c["req_s_ratio"], c["p50_ratio"], REF_KEYS))
             if miss:
                 notes.append("%s (%s)" % (name, ", ".join(miss)))
+        k = self.soak_result
+        if k and k["growth"] is not None and k["growth"] > MEMORY_TARGET and k["requests"] >= SOAK_REQUESTS:
+            notes.append("memory (%+.1f %% after %d requests)" % (100 * k["growth"], k["requests"]))
         lines.append("")
         lines.append("Targets not met (reported, not enforced): " + ("; ".join(notes) if notes else "none") + ".")
         c8 = ["%s %.0f" % (n, self.results[n]["baseline_pool%d_req_s" % POOL_SIZE]) for n in self.order
@@ -876,8 +987,18 @@ class Bench:
         m = self.memory
         if m.get("after_warmup_kb") and m.get("end_kb"):
             lines.append("")
-            lines.append("oscred resident memory (VmRSS): %.1f MiB after warm-up, %.1f MiB at the end." % (
-                m["after_warmup_kb"] / 1024, m["end_kb"] / 1024))
+            lines.append("oscred resident memory (VmRSS): %.1f MiB after warm-up, %.1f MiB after the scenarios "
+                         "(the delete scenario adds %s users, which the principal cache holds)." % (
+                             m["after_warmup_kb"] / 1024, m["end_kb"] / 1024,
+                             "its pools'" if "credential delete" in self.results else "no"))
+        if k:
+            lines.append("")
+            lines.append("Memory soak (status update, show, list, token validation in turn; nothing created): "
+                         "VmRSS %.1f MiB after a warm-up round of %d requests, %.1f MiB after %d more requests in "
+                         "%.0f s (%+.1f %%; target within %.0f %% after %d)%s." % (
+                             k["rss_after_warmup_kb"] / 1024, k["warmup_requests"], k["rss_after_kb"] / 1024,
+                             k["requests"], k["seconds"], 100 * (k["growth"] or 0), 100 * MEMORY_TARGET,
+                             SOAK_REQUESTS, ", %d errors" % k["errors"] if k["errors"] else ""))
         if self.keystone and self.keystone.results:
             lines.append("")
             lines.append(self.keystone.table(self.results))
@@ -892,9 +1013,15 @@ class Bench:
             "failed": self.failed, "memory": self.memory, "loadavg_before": self.load,
             "scenarios": {name: {k: v for k, v in self.results[name].items() if k != "baseline_output"}
                           for name in self.order},
+            "soak": self.soak_result,
         }
         if self.keystone and self.keystone.results:
             doc["keystone"] = self.keystone.json(self.results)
+        if self.ref_results:
+            doc["reference"] = {
+                "keys": REF_KEYS, "scale": self.scale(),
+                "scenarios": {name: {k: v for k, v in self.ref_results[name].items() if k != "baseline_output"}
+                              for name in self.ref_order}}
         os.makedirs(RESULTS, exist_ok=True)
         path = os.path.join(RESULTS, stamp + ".json")
         for p in (path, os.path.join(RESULTS, "latest.json")):
@@ -909,6 +1036,13 @@ class Bench:
 TARGETS = {"token": 0.5, "show": 0.5, "list": 0.5, "sdk-show": 0.5, "aws-list": 0.5, "update": 0.7,
            "aws-update": 0.7, "delete": 0.7, "create": 0.6}
 P99_TARGET_MS = 10.0
+# --keys N above REF_KEYS also measures every scenario at REF_KEYS first: req/s and p50 at N within SCALE_TARGET.
+REF_KEYS = 1000
+SCALE_TARGET = 1.2
+# The memory soak: requests between its two readings (the target: within 10 %).
+SOAK_REQUESTS = 1000000
+SOAK_REQUESTS_QUICK = 50000
+MEMORY_TARGET = 0.10
 
 SCENARIOS = [("token", "sc_token_validation"), ("show", "sc_show"), ("list", "sc_list"), ("update", "sc_update"),
              ("delete", "sc_delete"), ("create", "sc_create"), ("aws-update", "sc_aws_update"),
@@ -921,7 +1055,7 @@ def forget_secrets():
     if not os.path.isdir(RUN):
         return
     for name in os.listdir(RUN):
-        if name.startswith(("fix-", "signed-", "keys.json", "subjects", "warm-", "keys-", "users-")):
+        if name.startswith(("fix-", "signed-", "keys.json", "subjects", "warm-", "keys-", "users-", "soak-")):
             try:
                 os.unlink(os.path.join(RUN, name))
             except OSError:
