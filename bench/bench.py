@@ -948,7 +948,7 @@ class Bench:
                 "%.0f %%" % (100 * s["ratio"]) if s["ratio"] is not None else "-"))
             if ks is not None:
                 r = ks.get(s["key"])
-                lines[-1] += " %s |" % ("%.0f×" % r["ratio"] if r and r["ratio"] is not None else "-")
+                lines[-1] += " %s |" % (peer.fmt_x(r["ratio"]) if r and r["ratio"] is not None else "-")
             if scale:
                 c = scale.get(name)
                 lines[-1] += " %s | %s |" % (("%.2f×" % c["req_s_ratio"], "%.2f×" % c["p50_ratio"]) if c
