@@ -116,6 +116,10 @@ osc_err osc_principal_tags(struct osc_app *app, struct osc_ctx *ctx, const char 
  * OSC_E_NOT_FOUND for an unknown name. */
 osc_err osc_principal_resolve_for_keys(struct osc_app *app, struct osc_ctx *ctx, const char *name,
                                        struct osc_principal *out);
+/* The same for the key actions themselves, which need only the target's id, name, domain and
+ * kind: the caller itself comes from the authenticated caller, without a database read. */
+osc_err osc_principal_key_target(struct osc_app *app, struct osc_ctx *ctx, const char *name,
+                                 struct osc_principal *out);
 /* *out is malloc'd; free each with osc_principal_cleanup and the array with free. */
 osc_err osc_user_list(struct osc_app *app, struct osc_ctx *ctx, const char *name_filter,
                       struct osc_principal **out, size_t *n);
@@ -184,6 +188,14 @@ osc_err osc_cred_get(struct osc_app *app, struct osc_ctx *ctx, const char *acces
 osc_err osc_cred_update(struct osc_app *app, struct osc_ctx *ctx, const char *access_key,
                         int active, const char *description, struct osc_credential *out);
 osc_err osc_cred_delete(struct osc_app *app, struct osc_ctx *ctx, const char *access_key);
+/* The same changes limited to the keys of owner_id, a principal the caller was already allowed to
+ * act for (the AWS actions name it): one statement, and OSC_E_NOT_FOUND, with no message, when
+ * access_key is not one of its keys, for the caller to explain. */
+osc_err osc_cred_update_of(struct osc_app *app, struct osc_ctx *ctx, const char *owner_id,
+                           const char *access_key, int active, const char *description,
+                           struct osc_credential *out);
+osc_err osc_cred_delete_of(struct osc_app *app, struct osc_ctx *ctx, const char *owner_id,
+                           const char *access_key);
 
 /* --- command line --- */
 

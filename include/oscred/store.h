@@ -153,16 +153,17 @@ osc_err osc_store_get_credential(osc_store *st, const char *domain_id, const cha
  * *out is malloc'd (caller frees; may be NULL when *n == 0). */
 osc_err osc_store_list_credentials(osc_store *st, const char *domain_id, const char *owner_id,
                                    struct osc_credential **out, size_t *n);
-/* Updates status (active < 0: keep) and/or description (NULL: keep) of a key of the domain that
- * the caller may change: any key when may_any, else only keys owned by caller_id.
- * OSC_E_NOT_FOUND when no such key is changeable (the service tells 403 from 404). */
+/* Updates status (active < 0: keep) and/or description (NULL: keep) of a key of the domain: any
+ * key when may_any, else only keys owned by owner_id (the caller itself, or the principal an AWS
+ * action names); the audit row names a's actor. OSC_E_NOT_FOUND when no such key is changeable
+ * (the service tells 403 from 404). */
 osc_err osc_store_update_credential(osc_store *st, const struct osc_audit *a, const char *domain_id,
-                                    const char *access_key, int may_any, const char *caller_id,
+                                    const char *access_key, int may_any, const char *owner_id,
                                     int active, const char *description,
                                     struct osc_credential *out);
 /* Deletes a key under the same rule, decrementing the owner's key count. */
 osc_err osc_store_delete_credential(osc_store *st, const struct osc_audit *a, const char *domain_id,
-                                    const char *access_key, int may_any, const char *caller_id);
+                                    const char *access_key, int may_any, const char *owner_id);
 
 /* --- signed requests --- */
 

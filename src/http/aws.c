@@ -429,7 +429,7 @@ static const char *status_name(int active)
 /* The principal a key action targets, with AWS's answers for a forbidden or unknown name. */
 static osc_err target(struct call *c, const char *user_name, struct osc_principal *p)
 {
-    osc_err err = osc_principal_resolve_for_keys(c->app, c->ctx, user_name, p);
+    osc_err err = osc_principal_key_target(c->app, c->ctx, user_name, p);
 
     if (err == OSC_E_FORBIDDEN)
         return denied(c, "user", user_name);
@@ -508,17 +508,20 @@ static osc_err change_access_key(struct call *c, struct _u_response *resp, int d
     err = violations_done(c);
     if (!err)
         err = target(c, user, &p);
-    if (!err)
-        err = target_key(c, &p, ak, &cred);
     if (err)
         goto out;
+    /* The caller may act for p (target decided), so the change is limited to p's keys and runs
+     * in one statement; only a miss pays the reads that tell NoSuchEntity from AccessDenied. */
     if (delete)
-        err = osc_cred_delete(c->app, c->ctx, ak);
+        err = osc_cred_delete_of(c->app, c->ctx, p.id, ak);
     else
-        err = osc_cred_update(c->app, c->ctx, ak, active, NULL, &cred);
-    /* Gone between the check and the change (a concurrent delete). */
-    if (err == OSC_E_NOT_FOUND)
-        aws_fail(c->ctx, err, "The Access Key with id %s cannot be found.", ak);
+        err = osc_cred_update_of(c->app, c->ctx, p.id, ak, active, NULL, &cred);
+    if (err == OSC_E_NOT_FOUND) {
+        err = target_key(c, &p, ak, &cred);
+        if (!err) /* p's key after all: gone and back between the two statements */
+            err =
+                aws_fail(c->ctx, OSC_E_NOT_FOUND, "The Access Key with id %s cannot be found.", ak);
+    }
     if (!err) {
         begin(c, 0);
         err = finish(c, resp, 0);

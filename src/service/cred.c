@@ -140,3 +140,22 @@ osc_err osc_cred_delete(struct osc_app *app, struct osc_ctx *ctx, const char *ac
         return explain_miss(app, ctx, access_key);
     return err;
 }
+
+osc_err osc_cred_update_of(struct osc_app *app, struct osc_ctx *ctx, const char *owner_id,
+                           const char *access_key, int active, const char *description,
+                           struct osc_credential *out)
+{
+    struct osc_audit a = audit_of(ctx);
+
+    return osc_store_update_credential(app->store, &a, ctx->caller.domain_id, access_key, 0,
+                                       owner_id, active, description, out);
+}
+
+osc_err osc_cred_delete_of(struct osc_app *app, struct osc_ctx *ctx, const char *owner_id,
+                           const char *access_key)
+{
+    struct osc_audit a = audit_of(ctx);
+
+    return osc_store_delete_credential(app->store, &a, ctx->caller.domain_id, access_key, 0,
+                                       owner_id);
+}

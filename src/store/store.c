@@ -195,10 +195,10 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
                        "  WHERE k.access_key = $1 AND p.id = k.owner_id AND p.domain_id = $2 "
                        "  AND ($3::bool OR k.owner_id = $4) RETURNING k.*, p.name AS owner_name), "
                        "a AS (" AUDIT_INSERT
-                       "SELECT $2, $4, $7, 'credential.update', 'access_key', access_key, $8 "
+                       "SELECT $2, $9, $7, 'credential.update', 'access_key', access_key, $8 "
                        "  FROM k) "
                        "SELECT " CRED_COLS("k", "k.owner_name") " FROM k",
-                       8, 1},
+                       9, 1},
     [Q_DELETE_CRED] = {Q_DELETE_CRED, "delete_cred",
                        "WITH k AS (DELETE FROM access_keys k USING principals p "
                        "  WHERE k.access_key = $1 AND p.id = k.owner_id AND p.domain_id = $2 "
@@ -206,10 +206,10 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
                        "c AS (UPDATE principals SET key_count = key_count - 1 FROM k WHERE "
                        "principals.id = k.owner_id), "
                        "a AS (" AUDIT_INSERT
-                       "SELECT $2, $4, $5, 'credential.delete', 'access_key', access_key, $6 "
+                       "SELECT $2, $7, $5, 'credential.delete', 'access_key', access_key, $6 "
                        "  FROM k) "
                        "SELECT access_key FROM k",
-                       6, 1},
+                       7, 1},
     [Q_REVOKE_TOKEN] = {Q_REVOKE_TOKEN, "revoke_token",
                         "WITH t AS (INSERT INTO revoked_tokens (token_id, expires_at) "
                         "  VALUES ($1, to_timestamp($2::bigint / 1000000.0)) ON CONFLICT DO "
@@ -866,7 +866,7 @@ out:
 }
 
 osc_err osc_store_update_credential(osc_store *st, const struct osc_audit *a, const char *domain_id,
-                                    const char *access_key, int may_any, const char *caller_id,
+                                    const char *access_key, int may_any, const char *owner_id,
                                     int active, const char *description, struct osc_credential *out)
 {
     struct pool_error perr = {0};
@@ -874,11 +874,12 @@ osc_err osc_store_update_credential(osc_store *st, const struct osc_audit *a, co
     const char *v[] = {access_key,
                        domain_id,
                        may_any ? "t" : "f",
-                       caller_id,
+                       owner_id,
                        active < 0 ? NULL : (active ? "active" : "inactive"),
                        description,
                        a->actor_kind,
-                       a->request_id};
+                       a->request_id,
+                       a->actor_id};
     osc_err err = run(st, Q_UPDATE_CRED, v, NULL, NULL, &r, &perr);
 
     if (!err && PQntuples(r) != 1)
@@ -890,10 +891,10 @@ osc_err osc_store_update_credential(osc_store *st, const struct osc_audit *a, co
 }
 
 osc_err osc_store_delete_credential(osc_store *st, const struct osc_audit *a, const char *domain_id,
-                                    const char *access_key, int may_any, const char *caller_id)
+                                    const char *access_key, int may_any, const char *owner_id)
 {
-    const char *v[] = {access_key, domain_id,     may_any ? "t" : "f",
-                       caller_id,  a->actor_kind, a->request_id};
+    const char *v[] = {access_key,    domain_id,     may_any ? "t" : "f", owner_id,
+                       a->actor_kind, a->request_id, a->actor_id};
     return change(st, Q_DELETE_CRED, v);
 }
 
