@@ -23,10 +23,7 @@ import requests
 import client
 from realclients import AWS_NS, AWS_REQUEST_ID_RE, Key, aws_name, xml_find, xml_findall
 
-try:
-    import openapi_check as _openapi_check
-except ImportError:  # client.py degrades the same way
-    _openapi_check = None
+import openapi_check as _openapi_check
 
 SA = "/v3/service_accounts"
 SA_FIELDS = {"id", "name", "domain_id", "description", "enabled", "path", "created_at"}
@@ -74,8 +71,6 @@ def account_of(arn):
 # -- REST ------------------------------------------------------------------------------------------------------
 
 def _in_openapi(path):
-    if _openapi_check is None:
-        return False
     try:
         return _openapi_check._find_path(path.split("?", 1)[0]) is not None  # noqa: SLF001 - same test package
     except Exception:  # noqa: BLE001 - a broken spec shows up in client.check_response elsewhere
@@ -83,8 +78,6 @@ def _in_openapi(path):
 
 
 def _aws_in_openapi():
-    if _openapi_check is None:
-        return False
     try:
         return "post" in _openapi_check.spec()["paths"].get("/", {})
     except Exception:  # noqa: BLE001
