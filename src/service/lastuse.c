@@ -13,6 +13,7 @@
 
 #define FLUSH_INTERVAL_MS 1000
 #define MAX_PENDING 65536 /* beyond this a burst of distinct keys waits for the next flush */
+#define FLUSH_CHUNK 2048  /* keys per statement: tens of milliseconds with the primary key index */
 #define INDEX_SIZE (2 * MAX_PENDING) /* open addressing, load factor <= 1/2 */
 
 struct osc_lastuse {
@@ -79,12 +80,18 @@ static void flush(osc_lastuse *lu)
     pthread_mutex_unlock(&lu->mu);
     if (!batch)
         return;
-    osc_err err = osc_store_record_last_use(lu->store, batch, n);
-    if (err) {
+    /* In bounded statements, so that a burst of distinct keys never becomes one write too long
+     * for its deadline (whose failure would put it back, larger, for the next flush). */
+    for (size_t done = 0; done < n; done += FLUSH_CHUNK) {
+        size_t m = n - done < FLUSH_CHUNK ? n - done : FLUSH_CHUNK;
+        osc_err err = osc_store_record_last_use(lu->store, batch + done, m);
+        if (!err)
+            continue;
         osc_log(OSC_LOG_WARN, "lastuse.flush_failed", "error", osc_err_name(err), OSC_LOG_END);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = done; i < n; i++)
             osc_lastuse_record(lu, batch[i].access_key, batch[i].at_us, batch[i].service,
                                batch[i].region);
+        break;
     }
     free(batch);
 }

@@ -343,7 +343,8 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
         {Q_RECORD_LAST_USE, "record_last_use",
          "UPDATE access_keys k SET last_used_at = to_timestamp(u.at / 1000000.0), "
          "last_used_service = u.service, last_used_region = u.region "
-         "FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) AS u(ak, at, service, "
+         /* char(20), the column's type: a text key would compare as text and scan the table. */
+         "FROM unnest($1::char(20)[], $2::bigint[], $3::text[], $4::text[]) AS u(ak, at, service, "
          "region) "
          "WHERE k.access_key = u.ak "
          "AND (k.last_used_at IS NULL OR k.last_used_at < to_timestamp(u.at / 1000000.0))",
