@@ -331,7 +331,8 @@ class Peer:
         with open(self.path("keys-show"), "w") as f:
             f.write("\n".join(ids) + "\n")
         self.warm_cache("show", lambda cid: self.api("GET", "/v3/credentials/" + cid), ids)
-        self.record("show", self.wrk("keystone_cred_show.lua", {"BENCH_KEYS_FILE": self.path("keys-show")}))
+        self.record("show", self.wrk("cred_read.lua", {"BENCH_MODE": "show", "BENCH_BASE": "/v3/credentials/",
+                                                   "BENCH_KEYS_FILE": self.path("keys-show")}))
 
     def sc_create(self):
         with open(self.path("users-create"), "w") as f:
@@ -355,7 +356,8 @@ class Peer:
         with open(self.path("keys-delete"), "w") as f:
             f.write("\n".join(ids) + "\n")
         self.wait_idle()
-        s = self.wrk("keystone_cred_delete.lua", {"BENCH_KEYS_FILE": self.path("keys-delete")},
+        s = self.wrk("cred_delete.lua", {"BENCH_KEYS_FILE": self.path("keys-delete"),
+                                         "BENCH_BASE": "/v3/credentials/", "BENCH_FILLER": "/v3"},
                      done_marker=self.path("delete-done"), max_wait=self.duration * 3 + 10)
         url = "postgresql://postgres@127.0.0.1:%d/keystone" % self.b.pg_port
         left = int(self.h.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", url],
