@@ -57,6 +57,10 @@ osc_err osc_sigreq_buf_add_encoded(struct osc_sigreq_buf *b, const void *p, size
 /* Hands over the string (malloc'd, caller frees) and leaves the buffer empty. Returns NULL if an
  * append failed; the buffer is emptied either way. An empty buffer gives "". */
 char *osc_sigreq_buf_take(struct osc_sigreq_buf *b);
+/* Takes both buffers (a canonical request and its string to sign): 0 with both strings handed
+ * over, or -1 with neither (both buffers emptied either way). */
+int osc_sigreq_buf_take_pair(struct osc_sigreq_buf *a, struct osc_sigreq_buf *b, char **out_a,
+                             char **out_b);
 
 /* Looks name up through req->header. Returns how often it occurs (0 if absent) and, if it occurs,
  * sets *value (borrowed). */

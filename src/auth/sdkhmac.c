@@ -267,30 +267,15 @@ enum osc_sdkhmac_result osc_sdkhmac_canonical(const struct osc_sigreq *req,
     enum osc_sdkhmac_result r = OSC_SDKHMAC_OK;
     struct osc_sigreq_buf cr;
     struct osc_sigreq_buf sts;
-    char *c = NULL;
-    char *s = NULL;
 
     osc_sigreq_buf_init(&cr);
     osc_sigreq_buf_init(&sts);
-    if (!canonical || !string_to_sign) {
+    if (!canonical || !string_to_sign)
         r = OSC_SDKHMAC_INTERNAL;
-        goto out;
-    }
-    r = build(req, auth, &cr, &sts, NULL);
-    if (r)
-        goto out;
-    c = osc_sigreq_buf_take(&cr);
-    s = osc_sigreq_buf_take(&sts);
-    if (!c || !s)
+    else
+        r = build(req, auth, &cr, &sts, NULL);
+    if (!r && osc_sigreq_buf_take_pair(&cr, &sts, canonical, string_to_sign))
         r = OSC_SDKHMAC_INTERNAL;
-out:
-    if (r) {
-        free(c);
-        free(s);
-    } else {
-        *canonical = c;
-        *string_to_sign = s;
-    }
     osc_sigreq_buf_cleanup(&cr);
     osc_sigreq_buf_cleanup(&sts);
     return r;

@@ -133,6 +133,22 @@ char *osc_sigreq_buf_take(struct osc_sigreq_buf *b)
     return s;
 }
 
+int osc_sigreq_buf_take_pair(struct osc_sigreq_buf *a, struct osc_sigreq_buf *b, char **out_a,
+                             char **out_b)
+{
+    char *sa = osc_sigreq_buf_take(a);
+    char *sb = osc_sigreq_buf_take(b);
+
+    if (!sa || !sb) {
+        free(sa);
+        free(sb);
+        return -1;
+    }
+    *out_a = sa;
+    *out_b = sb;
+    return 0;
+}
+
 int osc_sigreq_header(const struct osc_sigreq *req, const char *name, const char **value)
 {
     int count = -1;
@@ -1225,30 +1241,15 @@ enum osc_sigv4_result osc_sigv4_canonical(const struct osc_sigreq *req,
     enum osc_sigv4_result r = OSC_SIGV4_OK;
     struct osc_sigreq_buf cr;
     struct osc_sigreq_buf sts;
-    char *c = NULL;
-    char *s = NULL;
 
     osc_sigreq_buf_init(&cr);
     osc_sigreq_buf_init(&sts);
-    if (!canonical || !string_to_sign) {
+    if (!canonical || !string_to_sign)
         r = OSC_SIGV4_INTERNAL;
-        goto out;
-    }
-    r = build(req, auth, &cr, &sts, NULL);
-    if (r)
-        goto out;
-    c = osc_sigreq_buf_take(&cr);
-    s = osc_sigreq_buf_take(&sts);
-    if (!c || !s)
+    else
+        r = build(req, auth, &cr, &sts, NULL);
+    if (!r && osc_sigreq_buf_take_pair(&cr, &sts, canonical, string_to_sign))
         r = OSC_SIGV4_INTERNAL;
-out:
-    if (r) {
-        free(c);
-        free(s);
-    } else {
-        *canonical = c;
-        *string_to_sign = s;
-    }
     osc_sigreq_buf_cleanup(&cr);
     osc_sigreq_buf_cleanup(&sts);
     return r;
