@@ -16,8 +16,8 @@
 #include "oscred/log.h"
 
 #define RECONNECT_INTERVAL_US 500000
-/* After the database let a request run into its deadline, requests fail at once for this long
- * instead of each waiting out its own deadline: workers block while they wait, so a request
+/* Once the database is taken for not answering (deadline_passed), requests fail at once for this
+ * long instead of each waiting out its own deadline: workers block while they wait, so a request
  * queued behind a stuck one would otherwise take two deadlines to get its 503. */
 #define TRIP_US 1000000
 
@@ -46,6 +46,7 @@ struct pool {
     _Atomic int64_t tripped_until_us;
     _Atomic int64_t
         last_answer_us; /* when the database last answered anything, on any connection */
+    _Atomic int64_t last_timeout_us; /* when a statement or connect last ran into its deadline */
 };
 
 static void notice_sink(void *arg, const char *message)
@@ -139,15 +140,19 @@ static int remaining_ms(int64_t deadline_us)
     return (int)((left + 999) / 1000);
 }
 
-/* A statement or connect ran into its deadline. When the database answered nothing else during
- * that time either, it is not answering: fail requests fast for a while instead of letting each
- * one queued behind wait out its own deadline. When other statements were answered meanwhile,
- * only this one was stuck (a row lock held elsewhere, say) and nobody else is failed for it. */
+/* A statement or connect ran into its deadline. The database is taken for not answering, and
+ * requests fail fast for a while instead of each waiting out its own deadline, only when it
+ * answered nothing during that time and another statement before this one also ran into its
+ * deadline with no answer in between. One statement alone proves nothing: it may be stuck on a
+ * row lock held elsewhere while a quiet server simply had nothing else to ask; when other
+ * statements were answered meanwhile, only this one was stuck and nobody else is failed for it. */
 static void deadline_passed(struct pool *p)
 {
     int64_t now = osc_now_us();
+    int64_t last_answer = atomic_load(&p->last_answer_us);
+    int64_t previous_timeout = atomic_exchange(&p->last_timeout_us, now);
 
-    if (atomic_load(&p->last_answer_us) < now - (int64_t)p->timeout_ms * 1000)
+    if (last_answer < now - (int64_t)p->timeout_ms * 1000 && previous_timeout > last_answer)
         atomic_store(&p->tripped_until_us, now + TRIP_US);
 }
 

@@ -1,6 +1,8 @@
 """One statement stuck behind a row lock held elsewhere (a long transaction of an operator, say) gets its 503
-within OSCRED_DATABASE_TIMEOUT, and nothing else fails for it: the pool fails fast only when the database
-answers nothing at all (test_failover.py freezes PostgreSQL for that case)."""
+within OSCRED_DATABASE_TIMEOUT, and nothing else fails for it, whether other requests kept the server busy
+meanwhile or nothing else was asked: the pool fails fast only when the database answers nothing at all
+(test_failover.py freezes PostgreSQL for that case)."""
+import contextlib
 import subprocess
 import threading
 import time
@@ -12,24 +14,42 @@ DB_TIMEOUT = 1
 HOLD_S = 5  # how long the blocking transaction keeps its lock
 
 
-def test_a_statement_stuck_on_a_row_lock_fails_alone(stack, server_factory, admin, make_user):
-    srv = server_factory("rowlock", OSCRED_DATABASE_TIMEOUT=str(DB_TIMEOUT))
-    base = srv.base_url
-    owner = make_user()
-    locked = client.new_key(base, admin.token, owner.id)["access"]
-    free = client.new_key(base, admin.token, owner.id)["access"]
-
+@contextlib.contextmanager
+def row_locked(stack, access_key):
+    """An open transaction elsewhere holds access_key's row lock for HOLD_S seconds."""
     holder = subprocess.Popen(
         ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", stack.pg.url, "-c",
          "BEGIN; SELECT 1 FROM access_keys WHERE access_key = '%s' FOR UPDATE; SELECT pg_sleep(%d); COMMIT;"
-         % (locked, HOLD_S)],
+         % (access_key, HOLD_S)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         harness.wait_until(
             lambda: stack.pg.psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%%pg_sleep(%d)%%' "
                                   "AND state = 'active' AND pid <> pg_backend_pid()" % HOLD_S).strip() == "1",
             timeout=10, what="the blocking transaction")
+        yield
+    finally:
+        holder.wait(timeout=HOLD_S + 30)
 
+
+def two_keys(srv, admin, make_user):
+    owner = make_user()
+    locked = client.new_key(srv.base_url, admin.token, owner.id)["access"]
+    free = client.new_key(srv.base_url, admin.token, owner.id)["access"]
+    return locked, free
+
+
+def assert_stuck_answer(r, elapsed):
+    client.assert_iam_error(r, 503, codes=("IAM.0006",))
+    assert elapsed <= DB_TIMEOUT + 2, "503 after %.2fs (OSCRED_DATABASE_TIMEOUT=%d)" % (elapsed, DB_TIMEOUT)
+
+
+def test_a_statement_stuck_on_a_row_lock_fails_alone(stack, server_factory, admin, make_user):
+    srv = server_factory("rowlock", OSCRED_DATABASE_TIMEOUT=str(DB_TIMEOUT))
+    base = srv.base_url
+    locked, free = two_keys(srv, admin, make_user)
+
+    with row_locked(stack, locked):
         stuck = {}
 
         def update_locked():
@@ -47,15 +67,26 @@ def test_a_statement_stuck_on_a_row_lock_fails_alone(stack, server_factory, admi
             reads.append((round(time.monotonic() - (until - DB_TIMEOUT - 2), 2), r.status_code))
         t.join(timeout=DB_TIMEOUT + 10)
         assert not t.is_alive(), "the update behind the row lock was never answered"
-    finally:
-        holder.wait(timeout=HOLD_S + 30)
 
-    r, elapsed = stuck["answer"]
-    client.assert_iam_error(r, 503, codes=("IAM.0006",))
-    assert elapsed <= DB_TIMEOUT + 2, "503 after %.2fs (OSCRED_DATABASE_TIMEOUT=%d)" % (elapsed, DB_TIMEOUT)
+    assert_stuck_answer(*stuck["answer"])
     failed = [x for x in reads if x[1] != 200]
     assert reads and not failed, ("reads of another key failed while one statement waited on a row lock "
                                   "(seconds since the first read, status): %s" % failed[:20])
     # Once the lock is gone the key is writable again.
     r = client.update_credential(base, admin.token, locked, status="active")
     assert r.status_code == 200, r.text
+
+
+def test_a_statement_stuck_on_a_row_lock_on_a_quiet_server_fails_alone(stack, server_factory, admin, make_user):
+    """Nothing else is asked while the statement waits, so the database answers nothing during its deadline;
+    that alone does not make it a database that stopped answering: the very next request is served."""
+    srv = server_factory("rowlock-quiet", OSCRED_DATABASE_TIMEOUT=str(DB_TIMEOUT))
+    base = srv.base_url
+    locked, free = two_keys(srv, admin, make_user)
+
+    with row_locked(stack, locked):
+        t0 = time.monotonic()
+        r = client.update_credential(base, admin.token, locked, status="inactive")
+        assert_stuck_answer(r, time.monotonic() - t0)
+        r = client.show_credential(base, admin.token, free)
+        assert r.status_code == 200, "the first request after a statement stuck on a row lock: %s" % r.text
