@@ -47,6 +47,8 @@ void osc_crypto_hmac_sha256(const void *key, size_t keylen, const void *data, si
                             unsigned char out[OSC_SHA256_LEN]);
 /* Lowercase hex of n bytes into out (size >= 2n+1). */
 void osc_crypto_hex(const unsigned char *in, size_t n, char *out);
+/* The value of one hex digit (either case), or -1 if c is not one. */
+int osc_crypto_hex_digit(char c);
 /* Wipes n bytes at p in a way the compiler cannot drop (OPENSSL_cleanse). */
 void osc_crypto_wipe(void *p, size_t n);
 /* Constant-time equality of two buffers of the same length n: 1 if equal, 0 otherwise. */

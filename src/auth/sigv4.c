@@ -162,17 +162,6 @@ int osc_sigreq_header(const struct osc_sigreq *req, const char *name, const char
     return count < 1 ? 1 : count;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes n bytes of s into out (room for n bytes). '+' stays '+': the spec treats a raw
  * '+' in a signed query as literal. Returns 0 and the length in *outlen, or -1 for a '%' without
  * two hex digits. */
@@ -185,9 +174,9 @@ static int pct_decode(const char *s, size_t n, char *out, size_t *outlen)
             out[j++] = s[i];
             continue;
         }
-        if (n - i < 3 || hexval((unsigned char)s[i + 1]) < 0 || hexval((unsigned char)s[i + 2]) < 0)
+        if (n - i < 3 || osc_crypto_hex_digit(s[i + 1]) < 0 || osc_crypto_hex_digit(s[i + 2]) < 0)
             return -1;
-        out[j++] = (char)(hexval((unsigned char)s[i + 1]) << 4 | hexval((unsigned char)s[i + 2]));
+        out[j++] = (char)(osc_crypto_hex_digit(s[i + 1]) << 4 | osc_crypto_hex_digit(s[i + 2]));
         i += 2;
     }
     *outlen = j;
@@ -611,8 +600,8 @@ osc_err osc_sigreq_unhex_sig(const char *s, size_t n, unsigned char out[OSC_SIGR
             err = OSC_E_INVALID;
     }
     for (size_t i = 0; !err && i < OSC_SIGREQ_SIG_LEN; i++)
-        out[i] = (unsigned char)(hexval((unsigned char)s[2 * i]) << 4 |
-                                 hexval((unsigned char)s[2 * i + 1]));
+        out[i] = (unsigned char)(osc_crypto_hex_digit(s[2 * i]) << 4 |
+                                 osc_crypto_hex_digit(s[2 * i + 1]));
     return err;
 }
 

@@ -103,6 +103,17 @@ void osc_crypto_hex(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+int osc_crypto_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 int osc_crypto_equal(const void *a, const void *b, size_t n)
 {
     return CRYPTO_memcmp(a, b, n) == 0;

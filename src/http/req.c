@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "http.h"
+#include "oscred/crypto.h"
 #include "oscred/sigreq.h"
 
 const char *osc_req_header(const struct osc_req *r, const char *name, int *count)
@@ -26,17 +27,6 @@ const char *osc_req_header(const struct osc_req *r, const char *name, int *count
     return value;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 osc_err osc_req_decode(const char *src, size_t n, int plus_is_space, char **out)
 {
     char *d = malloc(n + 1);
@@ -50,7 +40,7 @@ osc_err osc_req_decode(const char *src, size_t n, int plus_is_space, char **out)
                 free(d);
                 return OSC_E_INVALID;
             }
-            int h = hexval(src[i + 1]), l = hexval(src[i + 2]);
+            int h = osc_crypto_hex_digit(src[i + 1]), l = osc_crypto_hex_digit(src[i + 2]);
             if (h < 0 || l < 0 || (h == 0 && l == 0)) {
                 free(d);
                 return OSC_E_INVALID;

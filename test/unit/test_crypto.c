@@ -712,6 +712,23 @@ static void test_crypto_hex_lowercase(void **state)
     assert_string_equal(out, "");
 }
 
+static void test_crypto_hex_digit_both_cases(void **state)
+{
+    static const char digits[] = "0123456789abcdef";
+    static const char upper[] = "0123456789ABCDEF";
+
+    (void)state;
+    for (int v = 0; v < 16; v++) {
+        assert_int_equal(osc_crypto_hex_digit(digits[v]), v);
+        assert_int_equal(osc_crypto_hex_digit(upper[v]), v);
+    }
+    /* The neighbours of each range, and bytes a signed char makes negative. */
+    static const char not_digits[] = {'/', ':', '@',  'G',        '`',
+                                      'g', ' ', '\0', (char)0xc3, (char)0xff};
+    for (size_t i = 0; i < sizeof(not_digits); i++)
+        assert_int_equal(osc_crypto_hex_digit(not_digits[i]), -1);
+}
+
 static void test_crypto_secret_create_zeroed(void **state)
 {
     struct osc_secret *s = NULL;
@@ -759,6 +776,7 @@ int main(void)
         cmocka_unit_test(test_crypto_random_fills_large_buffer),
         cmocka_unit_test(test_crypto_equal_constant_time_compare),
         cmocka_unit_test(test_crypto_hex_lowercase),
+        cmocka_unit_test(test_crypto_hex_digit_both_cases),
         cmocka_unit_test(test_crypto_secret_create_zeroed),
     };
 
