@@ -278,8 +278,8 @@ def revoke_role(base, token, domain_id, user_id, role):
     return request("DELETE", base, _role_path(domain_id, user_id, role), token=token)
 
 
-def check_role(base, token, domain_id, user_id, role):
-    return request("HEAD", base, _role_path(domain_id, user_id, role), token=token)
+def check_role(base, token, domain_id, user_id, role, method="HEAD"):
+    return request(method, base, _role_path(domain_id, user_id, role), token=token)
 
 
 def list_roles(base, token, domain_id, user_id):

@@ -11,9 +11,9 @@ import pytest
 import client
 import harness
 
-# Files that must run after the others: the at-rest scan wants every secret the session produced, and the
-# database outage test (which has its own PostgreSQL) goes last.
-_RUN_LAST = {"test_secrets_at_rest.py": 1, "test_db_down.py": 2}
+# Files that must run after the others: the at-rest scan wants every secret the session produced, the database
+# outage test (which has its own PostgreSQL) comes next, and the OpenAPI coverage check after every response.
+_RUN_LAST = {"test_secrets_at_rest.py": 1, "test_db_down.py": 2, "test_openapi_coverage.py": 3}
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -319,6 +319,20 @@ def test_grant_list_check_and_revoke_a_role(base, admin, make_user):
     assert client.check_role(base, admin.token, admin.domain_id, u.id, "security_admin").status_code == 404
 
 
+def test_a_role_check_by_get_answers_like_head(base, admin, make_user):
+    """GET on a role assignment answers as HEAD does: 204 without a body when granted, 404 with Keystone's error
+    body when not."""
+    u = make_user()
+    r = client.check_role(base, admin.token, admin.domain_id, u.id, "security_admin", method="GET")
+    client.assert_keystone_error(r, 404)
+    assert client.grant_role(base, admin.token, admin.domain_id, u.id, "security_admin").status_code == 204
+    r = client.check_role(base, admin.token, admin.domain_id, u.id, "security_admin", method="GET")
+    assert r.status_code == 204, r.text
+    assert r.content == b""
+    r = client.check_role(base, admin.token, admin.domain_id, u.id, "admin", method="GET")
+    client.assert_keystone_error(r, 404)
+
+
 def test_grant_is_idempotent(base, admin, make_user):
     u = make_user()
     for _ in range(2):
