@@ -3,15 +3,15 @@
 
 struct err_row {
     const char *name;
-    int rest_status;
     const char *rest_code;
-    int aws_status;
     const char *aws_code;
     const char *message;
+    int rest_status;
+    int aws_status;
 };
 
 static const struct err_row ROWS[] = {
-#define X(nm, rh, rc, ah, ac, msg) {#nm, rh, rc, ah, ac, msg},
+#define X(nm, rh, rc, ah, ac, msg) {#nm, rc, ac, msg, rh, ah},
     OSC_ERR_MAP(X)
 #undef X
 };

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "oscred/config.h"
@@ -253,7 +254,7 @@ static osc_err load_cache(struct osc_app *app)
         err = osc_app_load_cache(app);
         if (err) {
             osc_log(OSC_LOG_WARN, "cache.load_failed", "error", osc_err_name(err), OSC_LOG_END);
-            sleep(1);
+            nanosleep(&(struct timespec){.tv_sec = 1}, NULL); /* glibc's sleep is MT-Unsafe */
         }
     }
     return err;

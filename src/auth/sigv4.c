@@ -539,9 +539,9 @@ osc_err osc_sigreq_parse_http_date(const char *s, int64_t *out)
         err = OSC_E_INVALID;
         goto out;
     }
-    for (int i = 0; i < 12; i++) {
+    for (size_t i = 0; i < 12; i++) {
         if (memcmp(s + 8, MONTHS + 3 * i, 3) == 0)
-            mo = i + 1;
+            mo = (int64_t)i + 1;
     }
     err = civil_to_unix(digits(s + 12, 4), mo, digits(s + 5, 2), digits(s + 17, 2),
                         digits(s + 20, 2), digits(s + 23, 2), &t);
@@ -591,7 +591,7 @@ void osc_sigreq_format_time(int64_t t, char out[OSC_SIGREQ_TIME_LEN + 1])
 
 osc_err osc_sigreq_unhex_sig(const char *s, size_t n, unsigned char out[OSC_SIGREQ_SIG_LEN])
 {
-    osc_err err = n == 2 * OSC_SIGREQ_SIG_LEN ? OSC_OK : OSC_E_INVALID;
+    osc_err err = n == 2 * (size_t)OSC_SIGREQ_SIG_LEN ? OSC_OK : OSC_E_INVALID;
 
     /* Lowercase only: the schemes emit lowercase, and one spelling per signature keeps the
      * comparison what the client computed. */
@@ -652,8 +652,11 @@ static const char *printable(const char *s, char *dst, size_t n)
 {
     size_t i = 0;
 
-    for (; s[i] && i + 1 < n; i++)
-        dst[i] = (s[i] >= 0x20 && s[i] <= 0x7e) ? s[i] : '?';
+    for (; s[i] && i + 1 < n; i++) {
+        dst[i] = s[i];
+        if (s[i] < 0x20 || s[i] > 0x7e)
+            dst[i] = '?';
+    }
     dst[i] = '\0';
     return dst;
 }
@@ -1209,6 +1212,7 @@ osc_err osc_sigv4_signing_key(const void *secret, size_t secretlen, const char *
         err = OSC_E_INVALID;
         goto out;
     }
+    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): first is an HMAC key, not a string */
     memcpy(first, "AWS4", 4);
     if (secretlen)
         memcpy(first + 4, secret, secretlen);

@@ -148,6 +148,7 @@ osc_err osc_token_encode(const osc_keyring *kr, const struct osc_token *t, char 
         err = OSC_E_INTERNAL;
         goto out;
     }
+    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): the next memcpy brings the NUL */
     memcpy(out, PREFIX, PREFIX_LEN);
     memcpy(out + PREFIX_LEN, b64, b64len + 1);
 out:

@@ -101,8 +101,8 @@ static const struct ring_key *find(const osc_keyring *kr, const char *kid)
 
 /* jansson frees strings without wiping them, so every string value in the parsed document is
  * cleared in place first; a key may sit anywhere in a malformed ring. The memory is jansson's
- * own malloc'd copy, about to be freed, so writing it is safe. The recursion is bounded by
- * jansson's nesting limit (2048). */
+ * own malloc'd copy, about to be freed, so writing it is safe. */
+/* NOLINTNEXTLINE(misc-no-recursion): bounded by jansson's nesting limit (2048 levels) */
 static void wipe_strings(json_t *j)
 {
     const char *name = NULL;

@@ -1199,7 +1199,7 @@ osc_err osc_h_aws(struct osc_app *app, struct osc_ctx *ctx, struct osc_req *r,
     c.ctx = ctx;
     osc_xml_init(&c.x);
     if (r->body_len > OSC_QUERY_BODY_MAX) {
-        err = osc_ctx_fail(ctx, OSC_E_TOO_LARGE, "The request body exceeds %d bytes.",
+        err = osc_ctx_fail(ctx, OSC_E_TOO_LARGE, "The request body exceeds %zu bytes.",
                            OSC_QUERY_BODY_MAX);
         goto out;
     }

@@ -10,8 +10,8 @@
 #include "oscred/service.h"
 
 #define OSC_MAX_SEGMENTS 10
-#define OSC_JSON_BODY_MAX (64 * 1024)
-#define OSC_QUERY_BODY_MAX (512 * 1024)
+#define OSC_JSON_BODY_MAX ((size_t)64 * 1024)
+#define OSC_QUERY_BODY_MAX ((size_t)512 * 1024)
 
 /* Which dialect a path speaks: it decides the error format. */
 enum osc_surface {

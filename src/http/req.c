@@ -154,7 +154,7 @@ osc_err osc_req_json(struct osc_ctx *ctx, const struct osc_req *r, json_t **out)
     json_t *j = NULL;
 
     if (r->body_len > OSC_JSON_BODY_MAX)
-        return osc_ctx_fail(ctx, OSC_E_TOO_LARGE, "The request body exceeds %d bytes.",
+        return osc_ctx_fail(ctx, OSC_E_TOO_LARGE, "The request body exceeds %zu bytes.",
                             OSC_JSON_BODY_MAX);
     if (r->body_len == 0)
         return osc_ctx_fail(ctx, OSC_E_BAD_BODY, "The request body is empty.");

@@ -296,19 +296,19 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
                            r.method, r.raw_path);
     } else if (!rt) {
         err = osc_ctx_fail(&ctx, OSC_E_NOT_FOUND, "The resource could not be found.");
-    }
-    if (!err) {
+    } else {
+        /* rt is set only when the path split cleanly, so err is OSC_OK here. */
         r.route = rt->path;
         memset(r.params, 0, sizeof(r.params));
         match(rt, &r);
         if (r.body_len > OSC_JSON_BODY_MAX && r.surface != OSC_SURFACE_AWS)
-            err = osc_ctx_fail(&ctx, OSC_E_TOO_LARGE, "The request body exceeds %d bytes.",
+            err = osc_ctx_fail(&ctx, OSC_E_TOO_LARGE, "The request body exceeds %zu bytes.",
                                OSC_JSON_BODY_MAX);
+        if (!err && rt->auth == AUTH_TOKEN)
+            err = authenticate(app, &ctx, &r);
+        if (!err)
+            err = rt->handler(app, &ctx, &r, resp);
     }
-    if (!err && rt->auth == AUTH_TOKEN)
-        err = authenticate(app, &ctx, &r);
-    if (!err)
-        err = rt->handler(app, &ctx, &r, resp);
     if (err) {
         char *base = ctx.caller.method == OSC_AUTH_NONE ? osc_base_url(app, &r) : NULL;
         osc_resp_error(&ctx, r.surface, err, base, resp);

@@ -16,7 +16,7 @@
 #define CONNECTION_LIMIT 4096
 /* MHD keeps request headers in the connection's memory pool: bounding the pool bounds them
  * (16 KiB of headers plus MHD's bookkeeping); larger header blocks get 431 from MHD. */
-#define CONNECTION_MEMORY 24 * 1024
+#define CONNECTION_MEMORY ((intptr_t)24 * 1024) /* an MHD_OptionItem value is an intptr_t */
 
 struct osc_http {
     struct _u_instance inst;

@@ -14,7 +14,7 @@
 #define FLUSH_INTERVAL_MS 1000
 #define MAX_PENDING 65536 /* beyond this a burst of distinct keys waits for the next flush */
 #define FLUSH_CHUNK 2048  /* keys per statement: tens of milliseconds with the primary key index */
-#define INDEX_SIZE (2 * MAX_PENDING) /* open addressing, load factor <= 1/2 */
+#define INDEX_SIZE ((size_t)2 * MAX_PENDING) /* open addressing, load factor <= 1/2 */
 
 struct osc_lastuse {
     osc_store *store;

@@ -278,6 +278,13 @@ osc_err pool_acquire(struct pool *p, int64_t deadline_us, struct pool_conn **out
         if (!p->conns[i].in_use)
             c = &p->conns[i];
     }
+    if (!c) {
+        /* Cannot happen while p->in_use counts the slots in use; fail the request, not the
+         * process, if that ever breaks. */
+        pthread_mutex_unlock(&p->mu);
+        err = OSC_E_INTERNAL;
+        goto out;
+    }
     c->in_use = 1;
     p->in_use++;
     pthread_mutex_unlock(&p->mu);
@@ -392,13 +399,10 @@ out:
                      c->conn ? PQerrorMessage(c->conn) : "no connection");
         mark_broken(c);
     }
-    if (err) {
-        PQclear(keep);
-    } else if (res) {
+    if (!err && res)
         *res = keep;
-    } else {
+    else
         PQclear(keep);
-    }
     return err;
 }
 
