@@ -1,12 +1,15 @@
-/* JSON log lines on stdout, one write(2) each so concurrent threads never interleave. Callers pass
+/* JSON log lines on stdout, whole lines only so concurrent threads never interleave. Callers pass
  * no secrets; this module does not try to guess which values are. */
 #include "oscred/log.h"
 
+#include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "oscred/ctx.h"
@@ -26,6 +29,144 @@ int osc_log_enabled(enum osc_log_level level)
     return (int)level >= atomic_load(&current_level);
 }
 
+/* While the server runs, lines go through a buffer that one writer thread empties with one write(2)
+ * per batch: a write per request cost the request path a system call (and under load a wake-up of
+ * whoever reads stdout) for every access line. The writer sleeps while the buffer is empty; the
+ * first line into an empty buffer wakes it, and it lets BATCH_DELAY_NS of lines gather before it
+ * writes. A full buffer makes the logging thread wait for the writer rather than drop or reorder
+ * lines. Outside the server (CLI commands) lines are written directly. */
+#define SINK_CAPACITY ((size_t)256 * 1024)
+#define BATCH_DELAY_NS 1000000L
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t has_lines; /* the writer waits for a line */
+    pthread_cond_t has_room;  /* a logging thread waits for the writer to take the buffer */
+    pthread_t thread;
+    char *buf;   /* filled by the logging threads */
+    char *spare; /* written out by the writer */
+    size_t len;
+    int started; /* the writer runs: lines go to buf */
+    int stopping;
+} sink = {.mu = PTHREAD_MUTEX_INITIALIZER,
+          .has_lines = PTHREAD_COND_INITIALIZER,
+          .has_room = PTHREAD_COND_INITIALIZER};
+
+static void write_all(const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(STDOUT_FILENO, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* a full or closed stdout must not take the service down */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void *sink_writer(void *arg)
+{
+    const struct timespec delay = {.tv_sec = 0, .tv_nsec = BATCH_DELAY_NS};
+
+    (void)arg;
+    pthread_mutex_lock(&sink.mu);
+    for (;;) {
+        while (sink.len == 0 && !sink.stopping)
+            pthread_cond_wait(&sink.has_lines, &sink.mu);
+        if (sink.len == 0)
+            break; /* stopping, and everything is written */
+        if (!sink.stopping) {
+            pthread_mutex_unlock(&sink.mu);
+            nanosleep(&delay, NULL);
+            pthread_mutex_lock(&sink.mu);
+        }
+        char *batch = sink.buf;
+        size_t n = sink.len;
+        sink.buf = sink.spare;
+        sink.spare = batch;
+        sink.len = 0;
+        pthread_cond_broadcast(&sink.has_room);
+        pthread_mutex_unlock(&sink.mu);
+        write_all(batch, n);
+        pthread_mutex_lock(&sink.mu);
+    }
+    pthread_mutex_unlock(&sink.mu);
+    return NULL;
+}
+
+/* Writes one whole line (ending in '\n'). */
+static void sink_put(const char *line, size_t n)
+{
+    pthread_mutex_lock(&sink.mu);
+    if (!sink.started || n > SINK_CAPACITY) {
+        pthread_mutex_unlock(&sink.mu);
+        write_all(line, n);
+        return;
+    }
+    while (sink.len + n > SINK_CAPACITY && sink.started)
+        pthread_cond_wait(&sink.has_room, &sink.mu);
+    if (!sink.started) { /* stopped while this thread waited */
+        pthread_mutex_unlock(&sink.mu);
+        write_all(line, n);
+        return;
+    }
+    if (sink.len == 0)
+        pthread_cond_signal(&sink.has_lines);
+    memcpy(sink.buf + sink.len, line, n);
+    sink.len += n;
+    pthread_mutex_unlock(&sink.mu);
+}
+
+int osc_log_start_writer(void)
+{
+    int rc = -1;
+
+    pthread_mutex_lock(&sink.mu);
+    if (sink.started) {
+        rc = 0;
+        goto out;
+    }
+    sink.buf = malloc(SINK_CAPACITY);
+    sink.spare = malloc(SINK_CAPACITY);
+    if (!sink.buf || !sink.spare)
+        goto out;
+    sink.len = 0;
+    sink.stopping = 0;
+    if (pthread_create(&sink.thread, NULL, sink_writer, NULL) != 0)
+        goto out;
+    sink.started = 1;
+    rc = 0;
+out:
+    if (rc) {
+        free(sink.buf);
+        free(sink.spare);
+        sink.buf = sink.spare = NULL;
+    }
+    pthread_mutex_unlock(&sink.mu);
+    return rc;
+}
+
+void osc_log_stop_writer(void)
+{
+    pthread_mutex_lock(&sink.mu);
+    if (!sink.started) {
+        pthread_mutex_unlock(&sink.mu);
+        return;
+    }
+    sink.stopping = 1;
+    pthread_cond_signal(&sink.has_lines);
+    pthread_mutex_unlock(&sink.mu);
+    pthread_join(sink.thread, NULL);
+    pthread_mutex_lock(&sink.mu);
+    sink.started = 0;
+    pthread_cond_broadcast(&sink.has_room);
+    free(sink.buf);
+    free(sink.spare);
+    sink.buf = sink.spare = NULL;
+    pthread_mutex_unlock(&sink.mu);
+}
+
 static void emit(json_t *j_line)
 {
     char *s = json_dumps(j_line, JSON_COMPACT);
@@ -35,8 +176,7 @@ static void emit(json_t *j_line)
         return;
     n = strlen(s);
     s[n] = '\n'; /* replaces the NUL: the buffer is written by length */
-    ssize_t w = write(STDOUT_FILENO, s, n + 1);
-    (void)w; /* a full or closed stdout must not take the service down */
+    sink_put(s, n + 1);
     free(s);
 }
 
@@ -100,6 +240,5 @@ void osc_log_access(const struct osc_access_entry *e, int quiet)
      * so even a cut line (overflow) stays one line; the fields that matter come first. */
     buf[w.n++] = '}';
     buf[w.n++] = '\n';
-    ssize_t written = write(STDOUT_FILENO, buf, w.n);
-    (void)written; /* a full or closed stdout must not take the service down */
+    sink_put(buf, w.n);
 }

@@ -297,6 +297,9 @@ static int cmd_serve(void)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (osc_log_start_writer())
+        osc_log(OSC_LOG_WARN, "log.writer_unavailable", "detail",
+                "lines are written by the threads that log them", OSC_LOG_END);
 
     if (load_keys(cfg.keys_file)) {
         fprintf(stderr, "oscred: OSCRED_KEYS_FILE: cannot use %s (see the log line above)\n",
@@ -343,6 +346,7 @@ out:
     osc_pcache_destroy(pc);
     osc_store_destroy(st);
     osc_keyring_install(NULL);
+    osc_log_stop_writer(); /* after the last line of the shutdown */
     osc_config_cleanup(&cfg);
     return rc;
 }

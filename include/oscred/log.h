@@ -1,5 +1,5 @@
-/* Structured logging: one JSON object per line on stdout, written with a single write(2) so
- * threads never interleave. Secrets never reach these functions. */
+/* Structured logging: one JSON object per line on stdout, whole lines only so threads never
+ * interleave. Secrets never reach these functions. */
 #ifndef OSC_LOG_H
 #define OSC_LOG_H
 
@@ -30,5 +30,12 @@ struct osc_access_entry {
 };
 /* The per-request access line (level info; debug for probes when quiet is set). */
 void osc_log_access(const struct osc_access_entry *e, int quiet);
+
+/* From osc_log_start_writer until osc_log_stop_writer, lines are handed to a writer thread that
+ * writes them in batches, a millisecond after the first line of a batch at most; stop writes out
+ * every line logged before it. Start returns 0, or -1 (lines keep being written directly). Both
+ * are for the server's main thread; logging stays safe from any thread throughout. */
+int osc_log_start_writer(void);
+void osc_log_stop_writer(void);
 
 #endif
