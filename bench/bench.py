@@ -743,11 +743,27 @@ class Bench:
         self.record("credential delete", o, "pgbench delete_cred", b, bf, baseline_output=bo,
                     pool=size, pool_left=left)
 
+    def clear_keys(self, users):
+        """Deletes, through the API, every key the users hold (a wrk run that ends between a create and its delete
+        leaves one per connection behind)."""
+        h = {"X-Auth-Token": self.token}
+        for u in users:
+            status, _, data = http_call(self.port, "GET", "/v3.0/OS-CREDENTIAL/credentials?user_id=" + u["id"],
+                                        headers=h)
+            if status != 200:
+                raise Failed("create: listing the keys of %s: %d %s" % (u["id"], status, data[:200]))
+            for c in json.loads(data)["credentials"]:
+                status, _, data = http_call(self.port, "DELETE", "/v3.0/OS-CREDENTIAL/credentials/" + c["access"],
+                                            headers=h)
+                if status != 204:
+                    raise Failed("create: deleting %s: %d %s" % (c["access"], status, data[:200]))
+
     def sc_create(self):
         path = os.path.join(RUN, "users-create")
         with open(path, "w") as f:
             for u in self.create_o:
                 f.write("%s\n" % u["id"])
+        self.clear_keys(self.create_o)
         self.checkpoint()
         o = summarize(wrk("cred_create.lua", self.port, self.duration,
                           {"BENCH_TOKEN": self.token, "BENCH_USERS_FILE": path},
