@@ -80,6 +80,14 @@ int64_t osc_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+int64_t osc_mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void split(int64_t us, struct tm *tm, long *frac)
 {
     time_t s = (time_t)(us / 1000000);

@@ -50,6 +50,9 @@ void osc_ctx_detail(struct osc_ctx *ctx, const char *fmt, ...)
 
 /* Current Unix time in microseconds (CLOCK_REALTIME). */
 int64_t osc_now_us(void);
+/* Microseconds on CLOCK_MONOTONIC, for deadlines and intervals: a step of the wall clock (NTP,
+ * an operator) must not cut a wait short or stretch it. */
+int64_t osc_mono_us(void);
 /* "2020-01-08T06:25:19.014028Z" into out (>= 28 bytes). */
 void osc_format_time_us(int64_t us, char *out, size_t outlen);
 /* "2020-01-08T06:25:19Z" into out (>= 21 bytes). */

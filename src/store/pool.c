@@ -85,7 +85,11 @@ osc_err pool_create(const char *conninfo, int size, int timeout_ms, int prepared
     p->stmts = stmts;
     p->nstmts = nstmts;
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
+    pthread_condattr_t cv_attr;
+    pthread_condattr_init(&cv_attr);
+    pthread_condattr_setclock(&cv_attr, CLOCK_MONOTONIC); /* deadlines are osc_mono_us */
+    pthread_cond_init(&p->cv, &cv_attr);
+    pthread_condattr_destroy(&cv_attr);
 out:
     if (err) {
         if (p && p->conns) {
@@ -129,12 +133,12 @@ void pool_stats(struct pool *p, int *in_use, int *idle)
 
 int64_t pool_deadline(struct pool *p)
 {
-    return osc_now_us() + (int64_t)p->timeout_ms * 1000;
+    return osc_mono_us() + (int64_t)p->timeout_ms * 1000;
 }
 
 static int remaining_ms(int64_t deadline_us)
 {
-    int64_t left = deadline_us - osc_now_us();
+    int64_t left = deadline_us - osc_mono_us();
     if (left <= 0)
         return 0;
     return (int)((left + 999) / 1000);
@@ -148,7 +152,7 @@ static int remaining_ms(int64_t deadline_us)
  * statements were answered meanwhile, only this one was stuck and nobody else is failed for it. */
 static void deadline_passed(struct pool *p)
 {
-    int64_t now = osc_now_us();
+    int64_t now = osc_mono_us();
     int64_t last_answer = atomic_load(&p->last_answer_us);
     int64_t previous_timeout = atomic_exchange(&p->last_timeout_us, now);
 
@@ -204,7 +208,7 @@ static osc_err connect_conn(struct pool *p, struct pool_conn *c, int64_t deadlin
     PGconn *conn = NULL;
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 
-    if (osc_now_us() < c->next_connect_us)
+    if (osc_mono_us() < c->next_connect_us)
         return OSC_E_UNAVAILABLE; /* the last attempt failed moments ago: answer at once */
     conn = PQconnectStart(p->conninfo);
     if (!conn || PQstatus(conn) == CONNECTION_BAD) {
@@ -233,10 +237,10 @@ out:
             osc_log(OSC_LOG_WARN, "db.connect_failed", "detail", PQerrorMessage(conn), OSC_LOG_END);
             PQfinish(conn);
         }
-        c->next_connect_us = osc_now_us() + RECONNECT_INTERVAL_US;
+        c->next_connect_us = osc_mono_us() + RECONNECT_INTERVAL_US;
     } else {
         c->conn = conn;
-        atomic_store(&p->last_answer_us, osc_now_us());
+        atomic_store(&p->last_answer_us, osc_mono_us());
         c->fresh = 1;
         memset(c->prepared, 0, (size_t)(p->nstmts > 0 ? p->nstmts : 1));
     }
@@ -250,13 +254,12 @@ osc_err pool_acquire(struct pool *p, int64_t deadline_us, struct pool_conn **out
     struct timespec ts = {.tv_sec = (time_t)(deadline_us / 1000000),
                           .tv_nsec = (long)(deadline_us % 1000000) * 1000};
 
-    if (osc_now_us() < atomic_load(&p->tripped_until_us)) {
+    if (osc_mono_us() < atomic_load(&p->tripped_until_us)) {
         err = OSC_E_UNAVAILABLE;
         goto out;
     }
     pthread_mutex_lock(&p->mu);
     while (p->in_use == p->size) {
-        /* The deadline is on CLOCK_REALTIME, as osc_now_us is. */
         if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) == ETIMEDOUT && p->in_use == p->size) {
             pthread_mutex_unlock(&p->mu);
             err = OSC_E_UNAVAILABLE;
@@ -265,7 +268,7 @@ osc_err pool_acquire(struct pool *p, int64_t deadline_us, struct pool_conn **out
     }
     /* Prefer a live connection, then one that may try to connect now, so one slot in its
      * reconnect back-off does not fail requests another slot could serve. */
-    int64_t now = osc_now_us();
+    int64_t now = osc_mono_us();
     for (int i = 0; i < p->size && !c; i++) {
         if (!p->conns[i].in_use && p->conns[i].conn)
             c = &p->conns[i];
@@ -372,7 +375,7 @@ static osc_err collect(struct pool_conn *c, int64_t deadline_us, PGresult **res,
         r = PQgetResult(c->conn);
         if (!r)
             break;
-        atomic_store(&c->pool->last_answer_us, osc_now_us());
+        atomic_store(&c->pool->last_answer_us, osc_mono_us());
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
             if (!err) {

@@ -29,7 +29,8 @@ osc_err pool_create(const char *conninfo, int size, int timeout_ms, int prepared
                     const struct pool_stmt *stmts, int nstmts, struct pool **out);
 void pool_destroy(struct pool *p);
 void pool_stats(struct pool *p, int *in_use, int *idle);
-int64_t pool_deadline(struct pool *p); /* now + the configured timeout, in microseconds */
+/* osc_mono_us() + the configured timeout: every deadline_us below is on CLOCK_MONOTONIC. */
+int64_t pool_deadline(struct pool *p);
 
 /* Takes a connected connection, waiting until deadline_us. OSC_E_UNAVAILABLE when none can be had
  * (pool exhausted until the deadline, or the database cannot be reached). */

@@ -401,8 +401,8 @@ static int retryable_conflict(const struct pool_error *perr)
 /* Runs one statement on a pooled connection. A statement marked idempotent runs once more when a
  * connection that had been open before this request turns out to be dead (server restart,
  * failover): the retry gets a fresh connection. A statement that ran into its deadline is not
- * run again: there is no time left for it, and it may still be waiting on the server. Constraint errors are returned with *perr for the
- * caller to map; other failures are logged here. */
+ * run again: there is no time left for it, and it may still be waiting on the server. Constraint
+ * errors are returned with *perr for the caller to map; other failures are logged here. */
 static osc_err run(osc_store *st, enum q id, const char *const *values, const int *lengths,
                    const int *formats, PGresult **res, struct pool_error *perr)
 {
@@ -420,7 +420,7 @@ static osc_err run(osc_store *st, enum q id, const char *const *values, const in
         int fresh = pool_conn_fresh(c);
         err = pool_exec(c, deadline, &STMTS[id], values, lengths, formats, res, perr);
         pool_release(st->pool, c);
-        if (err == OSC_E_UNAVAILABLE && !fresh && STMTS[id].idempotent && osc_now_us() < deadline)
+        if (err == OSC_E_UNAVAILABLE && !fresh && STMTS[id].idempotent && osc_mono_us() < deadline)
             continue;
         if (err == OSC_E_INTERNAL && retryable_conflict(perr))
             continue;
@@ -960,7 +960,7 @@ osc_err osc_store_bootstrap(osc_store *st, const char *domain_name, const char *
                             int *created_domain, int *created_user)
 {
     osc_err err = OSC_OK;
-    int64_t deadline = osc_now_us() + ADMIN_DEADLINE_US;
+    int64_t deadline = osc_mono_us() + ADMIN_DEADLINE_US;
     struct pool_conn *c = NULL;
     PGresult *r = NULL;
     char domain_id[OSC_ID_LEN + 1], user_id[OSC_ID_LEN + 1];
@@ -1065,7 +1065,7 @@ int osc_store_binary_schema_version(void)
 osc_err osc_store_migrate(osc_store *st, int *from_version, int *to_version)
 {
     osc_err err = OSC_OK;
-    int64_t deadline = osc_now_us() + ADMIN_DEADLINE_US;
+    int64_t deadline = osc_mono_us() + ADMIN_DEADLINE_US;
     struct pool_conn *c = NULL;
     PGresult *r = NULL;
     int in_tx = 0, current = 0;
@@ -1123,7 +1123,7 @@ out:
 osc_err osc_store_check_statements(osc_store *st)
 {
     osc_err err = OSC_OK;
-    int64_t deadline = osc_now_us() + ADMIN_DEADLINE_US;
+    int64_t deadline = osc_mono_us() + ADMIN_DEADLINE_US;
     struct pool_conn *c = NULL;
 
     err = pool_acquire(st->pool, deadline, &c);

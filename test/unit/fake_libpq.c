@@ -95,7 +95,7 @@ void fake_answer_nothing(void)
     push(NULL, NULL, NULL, NULL, 0);
 }
 
-int64_t __wrap_osc_now_us(void)
+int64_t __wrap_osc_mono_us(void)
 {
     return fake.now_us;
 }

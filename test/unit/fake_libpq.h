@@ -1,5 +1,5 @@
 /* A scripted database for the store unit tests: the linker sends libpq's calls, poll() and
- * osc_now_us() here (-Wl,--wrap), so each test queues the answers the server will give and reads
+ * osc_mono_us() here (-Wl,--wrap), so each test queues the answers the server will give and reads
  * back what the pool sent. Single-threaded tests only. */
 #ifndef OSC_TEST_FAKE_LIBPQ_H
 #define OSC_TEST_FAKE_LIBPQ_H
@@ -28,7 +28,7 @@ struct fake_conn {
 };
 
 struct fake_libpq {
-    int64_t now_us;     /* what osc_now_us() says; only tests and waits that time out move it */
+    int64_t now_us;     /* what osc_mono_us() says; only tests and waits that time out move it */
     int refuse_connect; /* PQconnectPoll fails */
     int connects;       /* PQconnectStart calls */
     int finishes;       /* PQfinish calls */
