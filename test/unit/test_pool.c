@@ -76,6 +76,16 @@ static void exec_expect(int id, osc_err want)
     pool_release(pool, c);
 }
 
+/* One statement gets no answer and runs into its deadline after a spell in which the database was
+ * asked nothing (quiet) or right away. */
+static void statement_runs_into_deadline(int quiet)
+{
+    if (quiet)
+        fake.now_us += 10 * TIMEOUT_US;
+    fake_answer_nothing();
+    exec_expect(GET_KEY, OSC_E_UNAVAILABLE);
+}
+
 /* Opens both connections of a two-slot pool, so later acquisitions need not connect. */
 static void connect_both(void)
 {
@@ -195,9 +205,7 @@ static void test_pool_one_deadline_does_not_trip(void **state)
     open_pool(2, 0);
     connect_both();
     /* a quiet spell: the database is asked nothing, so it answers nothing */
-    fake.now_us += 10 * TIMEOUT_US;
-    fake_answer_nothing();
-    exec_expect(GET_KEY, OSC_E_UNAVAILABLE);
+    statement_runs_into_deadline(1);
 
     /* one statement stuck on a row lock says nothing about the server */
     assert_int_equal(acquire(&c), OSC_OK);
@@ -213,11 +221,8 @@ static void test_pool_second_deadline_without_answer_trips(void **state)
 
     open_pool(2, 0);
     connect_both();
-    fake.now_us += 10 * TIMEOUT_US;
-    fake_answer_nothing();
-    exec_expect(GET_KEY, OSC_E_UNAVAILABLE);
-    fake_answer_nothing();
-    exec_expect(GET_KEY, OSC_E_UNAVAILABLE);
+    statement_runs_into_deadline(1);
+    statement_runs_into_deadline(0);
     int64_t tripped_at = fake.now_us;
     assert_int_equal(fake.connects, 2);
 
@@ -241,15 +246,11 @@ static void test_pool_answer_between_deadlines_prevents_trip(void **state)
 
     open_pool(2, 0);
     connect_both();
-    fake.now_us += 10 * TIMEOUT_US;
-    fake_answer_nothing();
-    exec_expect(GET_KEY, OSC_E_UNAVAILABLE);
+    statement_runs_into_deadline(1);
     fake_answer_row("1");
     exec_expect(COUNT_KEYS, OSC_OK);
     /* quiet again for longer than a deadline, so only that answer can keep the breaker closed */
-    fake.now_us += 10 * TIMEOUT_US;
-    fake_answer_nothing();
-    exec_expect(GET_KEY, OSC_E_UNAVAILABLE);
+    statement_runs_into_deadline(1);
 
     assert_int_equal(acquire(&c), OSC_OK);
     assert_int_equal(fake.connects, 3);
