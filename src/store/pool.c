@@ -47,6 +47,7 @@ struct pool {
     _Atomic int64_t
         last_answer_us; /* when the database last answered anything, on any connection */
     _Atomic int64_t last_timeout_us; /* when a statement or connect last ran into its deadline */
+    _Atomic int waiting;             /* statements and connects waiting on the server right now */
 };
 
 static void notice_sink(void *arg, const char *message)
@@ -146,17 +147,20 @@ static int remaining_ms(int64_t deadline_us)
 
 /* A statement or connect ran into its deadline. The database is taken for not answering, and
  * requests fail fast for a while instead of each waiting out its own deadline, only when it
- * answered nothing during that time and another statement before this one also ran into its
- * deadline with no answer in between. One statement alone proves nothing: it may be stuck on a
- * row lock held elsewhere while a quiet server simply had nothing else to ask; when other
- * statements were answered meanwhile, only this one was stuck and nobody else is failed for it. */
+ * answered nothing during that time and something else says it is not just this statement:
+ * another one waits on it right now too, or another one ran into its deadline before with no
+ * answer in between. One statement alone proves nothing: it may be stuck on a row lock held
+ * elsewhere while a quiet server simply had nothing else to ask; when other statements were
+ * answered meanwhile, only this one was stuck and nobody else is failed for it. */
 static void deadline_passed(struct pool *p)
 {
     int64_t now = osc_mono_us();
     int64_t last_answer = atomic_load(&p->last_answer_us);
     int64_t previous_timeout = atomic_exchange(&p->last_timeout_us, now);
+    int others_waiting = atomic_load(&p->waiting) > 1; /* the caller is one of them */
 
-    if (last_answer < now - (int64_t)p->timeout_ms * 1000 && previous_timeout > last_answer)
+    if (last_answer < now - (int64_t)p->timeout_ms * 1000 &&
+        (others_waiting || previous_timeout > last_answer))
         atomic_store(&p->tripped_until_us, now + TRIP_US);
 }
 
@@ -165,27 +169,33 @@ static void deadline_passed(struct pool *p)
 static int wait_socket(struct pool_conn *c, PGconn *conn, short events, int64_t deadline_us)
 {
     struct pollfd pfd = {.fd = PQsocket(conn), .events = events};
+    int rc = -1;
 
     if (pfd.fd < 0)
         return -1;
+    atomic_fetch_add(&c->pool->waiting, 1);
     for (;;) {
         int ms = remaining_ms(deadline_us);
         int r;
 
         if (ms == 0) {
             deadline_passed(c->pool);
-            return -1;
+            break;
         }
         r = poll(&pfd, 1, ms);
-        if (r > 0)
-            return 0;
+        if (r > 0) {
+            rc = 0;
+            break;
+        }
         if (r == 0) {
             deadline_passed(c->pool);
-            return -1;
+            break;
         }
         if (errno != EINTR)
-            return -1;
+            break;
     }
+    atomic_fetch_sub(&c->pool->waiting, 1);
+    return rc;
 }
 
 static void drop_connection(struct pool_conn *c)
