@@ -99,14 +99,9 @@ static void *sink_writer(void *arg)
 static void sink_put(const char *line, size_t n)
 {
     pthread_mutex_lock(&sink.mu);
-    if (!sink.started || n > SINK_CAPACITY) {
-        pthread_mutex_unlock(&sink.mu);
-        write_all(line, n);
-        return;
-    }
-    while (sink.len + n > SINK_CAPACITY && sink.started)
+    while (sink.started && n <= SINK_CAPACITY && sink.len + n > SINK_CAPACITY)
         pthread_cond_wait(&sink.has_room, &sink.mu);
-    if (!sink.started) { /* stopped while this thread waited */
+    if (!sink.started || n > SINK_CAPACITY) { /* no writer (or it stopped meanwhile) */
         pthread_mutex_unlock(&sink.mu);
         write_all(line, n);
         return;
