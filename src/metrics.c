@@ -152,7 +152,7 @@ static void put(struct buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-int osc_metrics_render(int pool_in_use, int pool_idle, char **out, size_t *len)
+int osc_metrics_render(int pool_in_use, int pool_idle, int pool_waiting, char **out, size_t *len)
 {
     struct buf b = {malloc(16384), 0, 16384, 0};
     size_t n = atomic_load(&nseries), nr = atomic_load(&nreasons);
@@ -212,6 +212,9 @@ int osc_metrics_render(int pool_in_use, int pool_idle, char **out, size_t *len)
             "# TYPE oscred_db_connections gauge\n");
     put(&b, "oscred_db_connections{state=\"in_use\"} %d\n", pool_in_use);
     put(&b, "oscred_db_connections{state=\"idle\"} %d\n", pool_idle);
+    put(&b, "# HELP oscred_db_pool_waiting Requests waiting for a database connection.\n"
+            "# TYPE oscred_db_pool_waiting gauge\n");
+    put(&b, "oscred_db_pool_waiting %d\n", pool_waiting);
     if (b.failed) {
         free(b.p);
         return -1;

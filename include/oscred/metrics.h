@@ -15,6 +15,6 @@ void osc_metrics_auth_failure(const char *reason);
  * (the statement failed). Expected outcomes such as the key limit are not errors. */
 void osc_metrics_db_error(int unavailable);
 /* Renders every metric plus the given pool gauges; *out is malloc'd (caller frees). */
-int osc_metrics_render(int pool_in_use, int pool_idle, char **out, size_t *len);
+int osc_metrics_render(int pool_in_use, int pool_idle, int pool_waiting, char **out, size_t *len);
 
 #endif

@@ -37,8 +37,8 @@ struct osc_audit {
 
 /* Readiness: the schema version the database is at (0 if never migrated). */
 osc_err osc_store_schema_version(osc_store *st, int *version);
-/* Pool gauges for metrics. */
-void osc_store_pool_stats(osc_store *st, int *in_use, int *idle);
+/* Pool gauges for metrics: connections in use and idle, requests waiting for one. */
+void osc_store_pool_stats(osc_store *st, int *in_use, int *idle, int *waiting);
 
 /* --- principals --- */
 

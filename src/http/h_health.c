@@ -46,14 +46,14 @@ osc_err osc_h_readyz(struct osc_app *app, struct osc_ctx *ctx, struct osc_req *r
 osc_err osc_h_metrics(struct osc_app *app, struct osc_ctx *ctx, struct osc_req *r,
                       struct _u_response *resp)
 {
-    int in_use = 0, idle = 0;
+    int in_use = 0, idle = 0, waiting = 0;
     char *text = NULL;
     size_t len = 0;
 
     (void)ctx;
     (void)r;
-    osc_store_pool_stats(app->store, &in_use, &idle);
-    if (osc_metrics_render(in_use, idle, &text, &len))
+    osc_store_pool_stats(app->store, &in_use, &idle, &waiting);
+    if (osc_metrics_render(in_use, idle, waiting, &text, &len))
         return OSC_E_INTERNAL;
     ulfius_set_binary_body_response(resp, 200, text, len);
     u_map_put(resp->map_header, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");

@@ -23,6 +23,15 @@
 
 struct pool;
 
+/* A request waiting for a connection. Waiters are served in arrival order: pool_release hands its
+ * connection to the oldest one, so a request that just arrived (or a worker that just released)
+ * cannot take it first, and no request waits out more than its share of the queue. */
+struct pool_waiter {
+    struct pool_waiter *next;
+    struct pool_conn *given; /* set by pool_release under the pool's mutex */
+    pthread_cond_t cv;
+};
+
 struct pool_conn {
     struct pool *pool;
     PGconn *conn;
@@ -42,7 +51,9 @@ struct pool {
     struct pool_conn *conns;
     int in_use;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_condattr_t cv_attr;       /* CLOCK_MONOTONIC, for the waiters' condition variables */
+    struct pool_waiter *first, *last; /* requests waiting for a connection, oldest first */
+    int nwaiting;
     _Atomic int64_t tripped_until_us;
     _Atomic int64_t
         last_answer_us; /* when the database last answered anything, on any connection */
@@ -86,11 +97,8 @@ osc_err pool_create(const char *conninfo, int size, int timeout_ms, int prepared
     p->stmts = stmts;
     p->nstmts = nstmts;
     pthread_mutex_init(&p->mu, NULL);
-    pthread_condattr_t cv_attr;
-    pthread_condattr_init(&cv_attr);
-    pthread_condattr_setclock(&cv_attr, CLOCK_MONOTONIC); /* deadlines are osc_mono_us */
-    pthread_cond_init(&p->cv, &cv_attr);
-    pthread_condattr_destroy(&cv_attr);
+    pthread_condattr_init(&p->cv_attr);
+    pthread_condattr_setclock(&p->cv_attr, CLOCK_MONOTONIC); /* deadlines are osc_mono_us */
 out:
     if (err) {
         if (p && p->conns) {
@@ -117,18 +125,19 @@ void pool_destroy(struct pool *p)
             PQfinish(p->conns[i].conn);
         free(p->conns[i].prepared);
     }
-    pthread_cond_destroy(&p->cv);
+    pthread_condattr_destroy(&p->cv_attr);
     pthread_mutex_destroy(&p->mu);
     free(p->conns);
     free(p->conninfo);
     free(p);
 }
 
-void pool_stats(struct pool *p, int *in_use, int *idle)
+void pool_stats(struct pool *p, int *in_use, int *idle, int *waiting)
 {
     pthread_mutex_lock(&p->mu);
     *in_use = p->in_use;
     *idle = p->size - p->in_use;
+    *waiting = p->nwaiting;
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -257,28 +266,14 @@ out:
     return err;
 }
 
-osc_err pool_acquire(struct pool *p, int64_t deadline_us, struct pool_conn **out)
+/* A free slot, with p->mu held and p->in_use < p->size (NULL only if p->in_use stopped counting
+ * the slots in use). Prefers a live connection, then one that may try to connect now, so one slot
+ * in its reconnect back-off does not fail requests another slot could serve. */
+static struct pool_conn *take_free_slot(struct pool *p)
 {
-    osc_err err = OSC_OK;
     struct pool_conn *c = NULL;
-    struct timespec ts = {.tv_sec = (time_t)(deadline_us / 1000000),
-                          .tv_nsec = (long)(deadline_us % 1000000) * 1000};
-
-    if (osc_mono_us() < atomic_load(&p->tripped_until_us)) {
-        err = OSC_E_UNAVAILABLE;
-        goto out;
-    }
-    pthread_mutex_lock(&p->mu);
-    while (p->in_use == p->size) {
-        if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) == ETIMEDOUT && p->in_use == p->size) {
-            pthread_mutex_unlock(&p->mu);
-            err = OSC_E_UNAVAILABLE;
-            goto out;
-        }
-    }
-    /* Prefer a live connection, then one that may try to connect now, so one slot in its
-     * reconnect back-off does not fail requests another slot could serve. */
     int64_t now = osc_mono_us();
+
     for (int i = 0; i < p->size && !c; i++) {
         if (!p->conns[i].in_use && p->conns[i].conn)
             c = &p->conns[i];
@@ -291,15 +286,75 @@ osc_err pool_acquire(struct pool *p, int64_t deadline_us, struct pool_conn **out
         if (!p->conns[i].in_use)
             c = &p->conns[i];
     }
-    if (!c) {
-        /* Cannot happen while p->in_use counts the slots in use; fail the request, not the
-         * process, if that ever breaks. */
-        pthread_mutex_unlock(&p->mu);
-        err = OSC_E_INTERNAL;
+    if (c) {
+        c->in_use = 1;
+        p->in_use++;
+    }
+    return c;
+}
+
+/* Queues the caller behind the requests already waiting, with p->mu held, until pool_release
+ * hands it a slot or DEADLINE passes (NULL). */
+static struct pool_conn *wait_for_handoff(struct pool *p, const struct timespec *deadline)
+{
+    struct pool_waiter w = {.next = NULL, .given = NULL};
+
+    pthread_cond_init(&w.cv, &p->cv_attr);
+    /* The queue holds the address of this frame's waiter only while we wait here: every way out
+     * of the loop below has taken it off the queue (pool_release or the timeout). */
+    if (p->last)
+        p->last->next = &w; // cppcheck-suppress autoVariables
+    else
+        p->first = &w; // cppcheck-suppress autoVariables
+    p->last = &w;      // cppcheck-suppress autoVariables
+    p->nwaiting++;
+    while (!w.given) {
+        if (pthread_cond_timedwait(&w.cv, &p->mu, deadline) == ETIMEDOUT && !w.given) {
+            struct pool_waiter **link = &p->first, *prev = NULL;
+            while (*link != &w) {
+                prev = *link;
+                link = &(*link)->next;
+            }
+            *link = w.next;
+            if (p->last == &w)
+                p->last = prev;
+            break;
+        }
+    }
+    p->nwaiting--;
+    pthread_cond_destroy(&w.cv);
+    return w.given;
+}
+
+osc_err pool_acquire(struct pool *p, int64_t deadline_us, struct pool_conn **out)
+{
+    osc_err err = OSC_OK;
+    struct pool_conn *c = NULL;
+    struct timespec ts = {.tv_sec = (time_t)(deadline_us / 1000000),
+                          .tv_nsec = (long)(deadline_us % 1000000) * 1000};
+
+    if (osc_mono_us() < atomic_load(&p->tripped_until_us)) {
+        err = OSC_E_UNAVAILABLE;
         goto out;
     }
-    c->in_use = 1;
-    p->in_use++;
+    pthread_mutex_lock(&p->mu);
+    if (p->in_use < p->size) {
+        c = take_free_slot(p);
+        if (!c) {
+            /* Cannot happen while p->in_use counts the slots in use; fail the request, not the
+             * process, if that ever breaks. */
+            pthread_mutex_unlock(&p->mu);
+            err = OSC_E_INTERNAL;
+            goto out;
+        }
+    } else {
+        c = wait_for_handoff(p, &ts);
+        if (!c) {
+            pthread_mutex_unlock(&p->mu);
+            err = OSC_E_UNAVAILABLE;
+            goto out;
+        }
+    }
     pthread_mutex_unlock(&p->mu);
 
     c->fresh = 0;
@@ -318,9 +373,18 @@ out:
 void pool_release(struct pool *p, struct pool_conn *c)
 {
     pthread_mutex_lock(&p->mu);
-    c->in_use = 0;
-    p->in_use--;
-    pthread_cond_signal(&p->cv);
+    struct pool_waiter *w = p->first;
+    if (w) {
+        /* The slot stays in use: it passes straight to the oldest waiter. */
+        p->first = w->next;
+        if (!p->first)
+            p->last = NULL;
+        w->given = c;
+        pthread_cond_signal(&w->cv);
+    } else {
+        c->in_use = 0;
+        p->in_use--;
+    }
     pthread_mutex_unlock(&p->mu);
 }
 

@@ -28,7 +28,7 @@ struct pool_conn;
 osc_err pool_create(const char *conninfo, int size, int timeout_ms, int prepared,
                     const struct pool_stmt *stmts, int nstmts, struct pool **out);
 void pool_destroy(struct pool *p);
-void pool_stats(struct pool *p, int *in_use, int *idle);
+void pool_stats(struct pool *p, int *in_use, int *idle, int *waiting);
 /* osc_mono_us() + the configured timeout: every deadline_us below is on CLOCK_MONOTONIC. */
 int64_t pool_deadline(struct pool *p);
 

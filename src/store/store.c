@@ -378,9 +378,9 @@ void osc_store_destroy(osc_store *st)
     free(st);
 }
 
-void osc_store_pool_stats(osc_store *st, int *in_use, int *idle)
+void osc_store_pool_stats(osc_store *st, int *in_use, int *idle, int *waiting)
 {
-    pool_stats(st->pool, in_use, idle);
+    pool_stats(st->pool, in_use, idle, waiting);
 }
 
 static void log_failure(enum q id, osc_err err, const struct pool_error *perr)

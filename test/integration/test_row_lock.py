@@ -9,6 +9,8 @@ import time
 
 import client
 import harness
+import opsutil
+import requests
 
 DB_TIMEOUT = 1
 HOLD_S = 5  # how long the blocking transaction keeps its lock
@@ -90,3 +92,44 @@ def test_a_statement_stuck_on_a_row_lock_on_a_quiet_server_fails_alone(stack, se
         assert_stuck_answer(r, time.monotonic() - t0)
         r = client.show_credential(base, admin.token, free)
         assert r.status_code == 200, "the first request after a statement stuck on a row lock: %s" % r.text
+
+
+def test_requests_queued_for_a_connection_are_counted_and_then_served(stack, server_factory, admin, make_user):
+    """With a pool of one and its connection held by a statement stuck on a row lock, the next request waits for
+    the connection: /metrics (no database) counts it in oscred_db_pool_waiting, and once the lock goes both are
+    answered, the waiting one in turn."""
+    # Two workers wait on the database below; /metrics needs a third.
+    srv = server_factory("poolwait", OSCRED_DATABASE_POOL_SIZE="1", OSCRED_WORKER_THREADS="4",
+                         OSCRED_DATABASE_TIMEOUT=str(HOLD_S + 10))
+    base = srv.base_url
+    locked, free = two_keys(srv, admin, make_user)
+
+    def gauges():
+        # A new connection each time, given up after a second: a worker thread that accepts it just before its
+        # own request's handler starts waiting on the database serves it only after that wait.
+        r = requests.get(base + "/metrics", timeout=1)
+        assert r.status_code == 200, r.text
+        _, samples = opsutil.parse_metrics(r.text)
+        in_use = {lab["state"]: v for lab, v in opsutil.series(samples, "oscred_db_connections")}["in_use"]
+        (waiting,) = [v for _, v in opsutil.series(samples, "oscred_db_pool_waiting")]
+        return in_use, waiting
+
+    harness.wait_until(lambda: gauges() == (0, 0), timeout=10, what="an idle pool")
+    answers = {}
+
+    def call(name, fn):
+        answers[name] = fn().status_code
+
+    with row_locked(stack, locked):
+        stuck = threading.Thread(target=call, args=("update", lambda: client.update_credential(
+            base, admin.token, locked, status="inactive")))
+        stuck.start()
+        harness.wait_until(lambda: gauges() == (1, 0), timeout=10, what="the update holding the only connection")
+        queued = threading.Thread(target=call, args=("show", lambda: client.show_credential(
+            base, admin.token, free)))
+        queued.start()
+        harness.wait_until(lambda: gauges() == (1, 1), timeout=10, what="the show waiting for the connection")
+    stuck.join(timeout=30)
+    queued.join(timeout=30)
+    assert answers == {"update": 200, "show": 200}, answers
+    harness.wait_until(lambda: gauges() == (0, 0), timeout=10, what="an idle pool")

@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 
 #include "fake_libpq.h"
 #include "oscred/log.h"
@@ -380,7 +383,7 @@ static void test_pool_statement_error_keeps_connection(void **state)
 static void test_pool_failed_connect_backs_off(void **state)
 {
     struct pool_conn *c = NULL;
-    int in_use = -1, idle = -1;
+    int in_use = -1, idle = -1, waiting = -1;
     (void)state;
 
     open_pool(1, 0);
@@ -388,9 +391,10 @@ static void test_pool_failed_connect_backs_off(void **state)
     assert_int_equal(acquire(&c), OSC_E_UNAVAILABLE);
     assert_int_equal(fake.connects, 1);
     assert_int_equal(fake.finishes, 1);
-    pool_stats(pool, &in_use, &idle);
+    pool_stats(pool, &in_use, &idle, &waiting);
     assert_int_equal(in_use, 0);
     assert_int_equal(idle, 1);
+    assert_int_equal(waiting, 0);
 
     /* the server is back, but a slot that just failed answers at once rather than retrying */
     fake.refuse_connect = 0;
@@ -428,6 +432,143 @@ static void test_pool_acquire_prefers_live_then_connectable_slot(void **state)
     pool_release(pool, c);
 }
 
+/* Waiting for a connection happens on the real clock (a condition variable); these tests give
+ * pool_acquire real CLOCK_MONOTONIC deadlines. The fake clock only feeds the breaker. */
+static int64_t real_deadline(int64_t in_us)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 + in_us;
+}
+
+static int waiting_now(void)
+{
+    int in_use = 0, idle = 0, waiting = 0;
+    pool_stats(pool, &in_use, &idle, &waiting);
+    return waiting;
+}
+
+/* Polls (up to 10 s) until exactly N requests wait for a connection. */
+static void wait_for_waiters(int n)
+{
+    const struct timespec tick = {0, 1000000};
+    int64_t until = real_deadline(10 * 1000000LL);
+    while (waiting_now() != n && real_deadline(0) < until)
+        nanosleep(&tick, NULL);
+    assert_int_equal(waiting_now(), n);
+}
+
+struct waiter {
+    const char *name;
+    int64_t wait_us;
+    pthread_t thread;
+    osc_err err;
+    struct pool_conn *got;
+    atomic_int release; /* set by the test: give the connection back */
+};
+
+static const char *served[4]; /* names in the order the waiters got their connection */
+static atomic_int nserved;
+
+static void *waiter_main(void *arg)
+{
+    struct waiter *w = arg;
+    const struct timespec tick = {0, 1000000};
+
+    w->err = pool_acquire(pool, real_deadline(w->wait_us), &w->got);
+    if (w->err == OSC_OK) {
+        served[atomic_fetch_add(&nserved, 1)] = w->name;
+        while (!atomic_load(&w->release))
+            nanosleep(&tick, NULL);
+        pool_release(pool, w->got);
+    }
+    return NULL;
+}
+
+static void start_waiter(struct waiter *w, const char *name, int64_t wait_us)
+{
+    w->name = name;
+    w->wait_us = wait_us;
+    w->got = NULL;
+    atomic_store(&w->release, 0);
+    assert_int_equal(pthread_create(&w->thread, NULL, waiter_main, w), 0);
+}
+
+static void test_pool_waiters_are_served_in_arrival_order(void **state)
+{
+    struct pool_conn *held = NULL, *c = NULL;
+    struct waiter a, b, late;
+    (void)state;
+
+    atomic_store(&nserved, 0);
+    open_pool(1, 0);
+    assert_int_equal(acquire(&held), OSC_OK);
+    start_waiter(&a, "a", 10000000);
+    wait_for_waiters(1);
+    start_waiter(&b, "b", 10000000);
+    wait_for_waiters(2);
+
+    /* The released connection goes to the oldest waiter, not to a request that comes in
+     * meanwhile: that one queues behind the others. */
+    pool_release(pool, held);
+    assert_int_equal(pool_acquire(pool, real_deadline(0), &c), OSC_E_UNAVAILABLE);
+    start_waiter(&late, "late", 10000000);
+    wait_for_waiters(2);
+
+    atomic_store(&a.release, 1);
+    pthread_join(a.thread, NULL);
+    wait_for_waiters(1);
+    atomic_store(&b.release, 1);
+    pthread_join(b.thread, NULL);
+    atomic_store(&late.release, 1);
+    pthread_join(late.thread, NULL);
+
+    assert_int_equal(atomic_load(&nserved), 3);
+    assert_string_equal(served[0], "a");
+    assert_string_equal(served[1], "b");
+    assert_string_equal(served[2], "late");
+    assert_ptr_equal(a.got, held);
+    assert_ptr_equal(b.got, held);
+    assert_int_equal(waiting_now(), 0);
+    assert_int_equal(fake.connects, 1);
+}
+
+static void test_pool_waiter_past_its_deadline_leaves_the_queue(void **state)
+{
+    struct pool_conn *held = NULL, *c = NULL;
+    struct waiter a, b, d;
+    (void)state;
+
+    atomic_store(&nserved, 0);
+    open_pool(1, 0);
+    assert_int_equal(acquire(&held), OSC_OK);
+    start_waiter(&a, "a", 10000000);
+    wait_for_waiters(1);
+    start_waiter(&b, "b", 20000); /* gives up in the middle of the queue */
+    wait_for_waiters(2);
+    start_waiter(&d, "d", 10000000);
+    wait_for_waiters(3);
+    pthread_join(b.thread, NULL);
+    assert_int_equal(b.err, OSC_E_UNAVAILABLE);
+    wait_for_waiters(2);
+
+    pool_release(pool, held);
+    atomic_store(&a.release, 1);
+    pthread_join(a.thread, NULL);
+    atomic_store(&d.release, 1);
+    pthread_join(d.thread, NULL);
+    assert_int_equal(a.err, OSC_OK);
+    assert_int_equal(d.err, OSC_OK);
+    assert_int_equal(atomic_load(&nserved), 2);
+    assert_string_equal(served[0], "a");
+    assert_string_equal(served[1], "d");
+
+    /* the last one out leaves the slot free */
+    assert_int_equal(waiting_now(), 0);
+    assert_int_equal(pool_acquire(pool, real_deadline(0), &c), OSC_OK);
+    pool_release(pool, c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -449,6 +590,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pool_statement_error_keeps_connection, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_pool_failed_connect_backs_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_waiters_are_served_in_arrival_order, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_pool_waiter_past_its_deadline_leaves_the_queue, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_pool_acquire_prefers_live_then_connectable_slot, setup,
                                         teardown),
     };
