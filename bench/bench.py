@@ -543,12 +543,9 @@ class Bench:
                        "CREATE TABLE bench.create_users (n int PRIMARY KEY, uid text NOT NULL); "
                        "CREATE TABLE bench.pool (n int PRIMARY KEY, ak text NOT NULL)")
         keys = [k for u in self.main for k, _ in u["keys"]]
-        # Padded to at least K rows by repetition, so a window of K consecutive rows always exists.
-        rows = [(i + 1, keys[i % len(keys)]) for i in range(max(len(keys), K))]
-        copy_rows(self.url, "bench.keys", rows)
-        pairs = self.signers_all
+        copy_rows(self.url, "bench.keys", [(i + 1, k) for i, k in enumerate(keys)])
         rows = [(i + 1, u["id"], u["name"], u["keys"][0][0], u["keys"][1][0])
-                for i, u in enumerate(pairs[j % len(pairs)] for j in range(max(len(pairs), K)))]
+                for i, u in enumerate(self.signers_all)]
         copy_rows(self.url, "bench.users", rows)
         copy_rows(self.url, "bench.create_users", [(i, u["id"]) for i, u in enumerate(self.create_pg)])
         psql(self.url, "ANALYZE")
@@ -614,6 +611,18 @@ class Bench:
         self.pg_latency[name] = sum(ms for ms, _ in lat) / requests_per_tx if lat and not r["failed"] else None
         return r["tps"] * requests_per_tx, r["failed"], r["output"]
 
+    def fetch_random(self, table, cols, count, nrows):
+        """One statement that reads COUNT rows of bench.TABLE, each drawn from rows 1..NROWS independently and
+        uniformly, as the wrk scripts draw their keys and users (so the baseline's writes meet each other on the
+        same rows as often as oscred's do), into variables <col><i> (i = 1..COUNT)."""
+        script = "".join("\\set pick%d random(1, %d)\n" % (i, nrows) for i in range(1, count + 1))
+        sel = []
+        for i in range(1, count + 1):
+            for c in cols:
+                sel.append("max(%s) FILTER (WHERE n = :pick%d) AS %s%d" % (c, i, c, i))
+        return script + "SELECT %s FROM bench.%s WHERE n IN (%s)\n\\gset\n" % (
+            ", ".join(sel), table, ", ".join(":pick%d" % i for i in range(1, count + 1)))
+
     def fetch_window(self, table, cols, count, start_expr):
         """One statement that reads COUNT consecutive rows of bench.TABLE from row START_EXPR on into variables
         <col><i> (i = 1..COUNT): the random keys of a pgbench transaction, one round trip for COUNT requests."""
@@ -658,8 +667,7 @@ class Bench:
                     f.write("%s %s\n" % (ak, u["id"]))
         o = summarize(wrk("cred_read.lua", self.port, self.duration,
                           {"BENCH_TOKEN": self.token, "BENCH_MODE": "show", "BENCH_KEYS_FILE": path}))
-        nk = max(sum(len(u["keys"]) for u in self.main), K)
-        script = self.fetch_window("keys", ["ak"], K, "random(1, %d)" % (nk - K + 1))
+        script = self.fetch_random("keys", ["ak"], K, sum(len(u["keys"]) for u in self.main))
         for i in range(1, K + 1):
             script += bind(self.stmts["get_cred"], {1: "ak%d" % i, 2: "dom"}) + ";\n"
         b, bf, bo = self.pg_scenario("show", script, K, self.defines())
@@ -672,8 +680,7 @@ class Bench:
                 f.write("%s\n" % u["id"])
         o = summarize(wrk("cred_read.lua", self.port, self.duration,
                           {"BENCH_TOKEN": self.token, "BENCH_MODE": "list", "BENCH_USERS_FILE": path}))
-        nu = max(len(self.signers_all), K)
-        script = self.fetch_window("users", ["uid"], K, "random(1, %d)" % (nu - K + 1))
+        script = self.fetch_random("users", ["uid"], K, len(self.signers_all))
         for i in range(1, K + 1):
             script += bind(self.stmts["list_creds"], {1: "dom", 2: "uid%d" % i}) + ";\n"
         b, bf, bo = self.pg_scenario("list", script, K, self.defines())
@@ -687,8 +694,7 @@ class Bench:
         self.checkpoint()
         o = summarize(wrk("cred_update.lua", self.port, self.duration,
                           {"BENCH_TOKEN": self.token, "BENCH_KEYS_FILE": path}))
-        nu = max(len(self.signers_all), K)
-        script = self.fetch_window("users", ["ak2"], K, "random(1, %d)" % (nu - K + 1))
+        script = self.fetch_random("users", ["ak2"], K, len(self.signers_all))
         for i in range(1, K + 1):
             script += bind(self.stmts["update_cred"], {
                 1: "ak2%d" % i, 2: "dom", 3: "t", 4: "admin", 5: "st%d" % (i % 2), 6: "desc", 7: "kind",
@@ -807,8 +813,7 @@ class Bench:
         # Self-service (UserName is the signer's own): the signing key, then the update limited to the signer's
         # keys and audited as the signer.
         n = K // 4
-        nu = max(len(self.signers_all), K)
-        script = self.fetch_window("users", ["ak1", "uid", "ak2"], n, "random(1, %d)" % (nu - n + 1))
+        script = self.fetch_random("users", ["ak1", "uid", "ak2"], n, len(self.signers_all))
         for i in range(1, n + 1):
             script += self.signed_prelude(i)
             script += bind(self.stmts["update_cred"], {
@@ -822,8 +827,7 @@ class Bench:
     def sc_aws_list(self):
         o = self.signed_run("aws ListAccessKeys", "ListAccessKeys", self.show_rate)
         n = K // 2
-        nu = max(len(self.signers_all), K)
-        script = self.fetch_window("users", ["ak1", "uid"], n, "random(1, %d)" % (nu - n + 1))
+        script = self.fetch_random("users", ["ak1", "uid"], n, len(self.signers_all))
         for i in range(1, n + 1):
             script += self.signed_prelude(i)
             script += bind(self.stmts["list_creds"], {1: "dom", 2: "uid%d" % i}) + ";\n"
@@ -834,8 +838,7 @@ class Bench:
     def sc_sdk_show(self):
         o = self.signed_run("SDK-HMAC show", "sdk", self.show_rate)
         n = K // 2
-        nu = max(len(self.signers_all), K)
-        script = self.fetch_window("users", ["ak1", "ak2"], n, "random(1, %d)" % (nu - n + 1))
+        script = self.fetch_random("users", ["ak1", "ak2"], n, len(self.signers_all))
         for i in range(1, n + 1):
             script += self.signed_prelude(i)
             script += bind(self.stmts["get_cred"], {1: "ak2%d" % i, 2: "dom"}) + ";\n"
