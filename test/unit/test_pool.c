@@ -494,26 +494,41 @@ static void start_waiter(struct waiter *w, const char *name, int64_t wait_us)
     assert_int_equal(pthread_create(&w->thread, NULL, waiter_main, w), 0);
 }
 
-static void test_pool_waiters_are_served_in_arrival_order(void **state)
+#define LONG_WAIT_US 10000000LL
+
+/* A pool of one whose connection the test holds. */
+static struct pool_conn *hold_the_only_connection(void)
 {
-    struct pool_conn *held = NULL, *c = NULL;
-    struct waiter a, b, late;
-    (void)state;
+    struct pool_conn *held = NULL;
 
     atomic_store(&nserved, 0);
     open_pool(1, 0);
     assert_int_equal(acquire(&held), OSC_OK);
-    start_waiter(&a, "a", 10000000);
-    wait_for_waiters(1);
-    start_waiter(&b, "b", 10000000);
-    wait_for_waiters(2);
+    return held;
+}
+
+/* Starts a waiter and returns once it is the queue's N-th. */
+static void queue_waiter(struct waiter *w, const char *name, int64_t wait_us, int n)
+{
+    start_waiter(w, name, wait_us);
+    wait_for_waiters(n);
+}
+
+static void test_pool_waiters_are_served_in_arrival_order(void **state)
+{
+    struct pool_conn *c = NULL;
+    struct waiter a, b, late;
+    (void)state;
+
+    struct pool_conn *held = hold_the_only_connection();
+    queue_waiter(&a, "a", LONG_WAIT_US, 1);
+    queue_waiter(&b, "b", LONG_WAIT_US, 2);
 
     /* The released connection goes to the oldest waiter, not to a request that comes in
      * meanwhile: that one queues behind the others. */
     pool_release(pool, held);
     assert_int_equal(pool_acquire(pool, real_deadline(0), &c), OSC_E_UNAVAILABLE);
-    start_waiter(&late, "late", 10000000);
-    wait_for_waiters(2);
+    queue_waiter(&late, "late", LONG_WAIT_US, 2);
 
     atomic_store(&a.release, 1);
     pthread_join(a.thread, NULL);
@@ -535,19 +550,14 @@ static void test_pool_waiters_are_served_in_arrival_order(void **state)
 
 static void test_pool_waiter_past_its_deadline_leaves_the_queue(void **state)
 {
-    struct pool_conn *held = NULL, *c = NULL;
+    struct pool_conn *c = NULL;
     struct waiter a, b, d;
     (void)state;
 
-    atomic_store(&nserved, 0);
-    open_pool(1, 0);
-    assert_int_equal(acquire(&held), OSC_OK);
-    start_waiter(&a, "a", 10000000);
-    wait_for_waiters(1);
-    start_waiter(&b, "b", 20000); /* gives up in the middle of the queue */
-    wait_for_waiters(2);
-    start_waiter(&d, "d", 10000000);
-    wait_for_waiters(3);
+    struct pool_conn *held = hold_the_only_connection();
+    queue_waiter(&a, "a", LONG_WAIT_US, 1);
+    queue_waiter(&b, "b", 20000, 2); /* gives up in the middle of the queue */
+    queue_waiter(&d, "d", LONG_WAIT_US, 3);
     pthread_join(b.thread, NULL);
     assert_int_equal(b.err, OSC_E_UNAVAILABLE);
     wait_for_waiters(2);
