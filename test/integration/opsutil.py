@@ -184,8 +184,8 @@ def parse_metrics(text):
     return types, samples
 
 
-def scrape(base):
-    r = requests.get(base + "/metrics", timeout=10)
+def scrape(base, timeout=10):
+    r = requests.get(base + "/metrics", timeout=timeout)
     assert r.status_code == 200, r.text
     return r
 

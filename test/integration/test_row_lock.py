@@ -10,7 +10,6 @@ import time
 import client
 import harness
 import opsutil
-import requests
 
 DB_TIMEOUT = 1
 HOLD_S = 5  # how long the blocking transaction keeps its lock
@@ -107,9 +106,7 @@ def test_requests_queued_for_a_connection_are_counted_and_then_served(stack, ser
     def gauges():
         # A new connection each time, given up after a second: a worker thread that accepts it just before its
         # own request's handler starts waiting on the database serves it only after that wait.
-        r = requests.get(base + "/metrics", timeout=1)
-        assert r.status_code == 200, r.text
-        _, samples = opsutil.parse_metrics(r.text)
+        _, samples = opsutil.parse_metrics(opsutil.scrape(base, timeout=1).text)
         in_use = {lab["state"]: v for lab, v in opsutil.series(samples, "oscred_db_connections")}["in_use"]
         (waiting,) = [v for _, v in opsutil.series(samples, "oscred_db_pool_waiting")]
         return in_use, waiting

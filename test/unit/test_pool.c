@@ -485,6 +485,13 @@ static void *waiter_main(void *arg)
     return NULL;
 }
 
+/* Lets a served waiter give its connection back and waits for its thread to end. */
+static void let_go(struct waiter *w)
+{
+    atomic_store(&w->release, 1);
+    pthread_join(w->thread, NULL);
+}
+
 static void start_waiter(struct waiter *w, const char *name, int64_t wait_us)
 {
     w->name = name;
@@ -530,13 +537,10 @@ static void test_pool_waiters_are_served_in_arrival_order(void **state)
     assert_int_equal(pool_acquire(pool, real_deadline(0), &c), OSC_E_UNAVAILABLE);
     queue_waiter(&late, "late", LONG_WAIT_US, 2);
 
-    atomic_store(&a.release, 1);
-    pthread_join(a.thread, NULL);
+    let_go(&a);
     wait_for_waiters(1);
-    atomic_store(&b.release, 1);
-    pthread_join(b.thread, NULL);
-    atomic_store(&late.release, 1);
-    pthread_join(late.thread, NULL);
+    let_go(&b);
+    let_go(&late);
 
     assert_int_equal(atomic_load(&nserved), 3);
     assert_string_equal(served[0], "a");
@@ -563,10 +567,8 @@ static void test_pool_waiter_past_its_deadline_leaves_the_queue(void **state)
     wait_for_waiters(2);
 
     pool_release(pool, held);
-    atomic_store(&a.release, 1);
-    pthread_join(a.thread, NULL);
-    atomic_store(&d.release, 1);
-    pthread_join(d.thread, NULL);
+    let_go(&a);
+    let_go(&d);
     assert_int_equal(a.err, OSC_OK);
     assert_int_equal(d.err, OSC_OK);
     assert_int_equal(atomic_load(&nserved), 2);
