@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "canceller.h"
 #include "oscred/ctx.h"
 #include "oscred/log.h"
 
@@ -49,6 +50,7 @@ struct pool {
     const struct pool_stmt *stmts;
     int nstmts;
     struct pool_conn *conns;
+    struct canceller *canceller; /* takes the connections whose statement ran into its deadline */
     int in_use;
     pthread_mutex_t mu;
     pthread_condattr_t cv_attr;       /* CLOCK_MONOTONIC, for the waiters' condition variables */
@@ -83,6 +85,9 @@ osc_err pool_create(const char *conninfo, int size, int timeout_ms, int prepared
         err = OSC_E_INTERNAL;
         goto out;
     }
+    err = canceller_create(size, &p->canceller);
+    if (err)
+        goto out;
     for (int i = 0; i < size; i++) {
         p->conns[i].prepared = calloc((size_t)(nstmts > 0 ? nstmts : 1), 1);
         if (!p->conns[i].prepared) {
@@ -106,6 +111,7 @@ out:
                 free(p->conns[i].prepared);
         }
         if (p) {
+            canceller_destroy(p->canceller);
             free(p->conns);
             free(p->conninfo);
         }
@@ -125,6 +131,7 @@ void pool_destroy(struct pool *p)
             PQfinish(p->conns[i].conn);
         free(p->conns[i].prepared);
     }
+    canceller_destroy(p->canceller);
     pthread_condattr_destroy(&p->cv_attr);
     pthread_mutex_destroy(&p->mu);
     free(p->conns);
@@ -173,15 +180,17 @@ static void deadline_passed(struct pool *p)
         atomic_store(&p->tripped_until_us, now + TRIP_US);
 }
 
-/* Waits for the socket to be ready for events; 0 on readiness, -1 on error, and -1 with the
- * deadline_passed told when the deadline passes. */
-static int wait_socket(struct pool_conn *c, PGconn *conn, short events, int64_t deadline_us)
+enum wait_result { WAIT_READY, WAIT_FAILED, WAIT_DEADLINE };
+
+/* Waits for the socket to be ready for events; deadline_passed is told when the deadline passes. */
+static enum wait_result wait_socket(struct pool_conn *c, PGconn *conn, short events,
+                                    int64_t deadline_us)
 {
     struct pollfd pfd = {.fd = PQsocket(conn), .events = events};
-    int rc = -1;
+    enum wait_result rc = WAIT_FAILED;
 
     if (pfd.fd < 0)
-        return -1;
+        return WAIT_FAILED;
     atomic_fetch_add(&c->pool->waiting, 1);
     for (;;) {
         int ms = remaining_ms(deadline_us);
@@ -189,15 +198,17 @@ static int wait_socket(struct pool_conn *c, PGconn *conn, short events, int64_t 
 
         if (ms == 0) {
             deadline_passed(c->pool);
+            rc = WAIT_DEADLINE;
             break;
         }
         r = poll(&pfd, 1, ms);
         if (r > 0) {
-            rc = 0;
+            rc = WAIT_READY;
             break;
         }
         if (r == 0) {
             deadline_passed(c->pool);
+            rc = WAIT_DEADLINE;
             break;
         }
         if (errno != EINTR)
@@ -221,6 +232,15 @@ static void mark_broken(struct pool_conn *c)
     c->next_connect_us = 0;
 }
 
+/* The statement sent on c ran into its deadline and may still be running: the canceller stops it
+ * on the server and closes the connection; c reconnects on a later acquisition. */
+static void abandon_statement(struct pool_conn *c)
+{
+    canceller_submit(c->pool->canceller, c->conn);
+    c->conn = NULL;
+    c->next_connect_us = 0;
+}
+
 static osc_err connect_conn(struct pool *p, struct pool_conn *c, int64_t deadline_us)
 {
     osc_err err = OSC_OK;
@@ -239,7 +259,8 @@ static osc_err connect_conn(struct pool *p, struct pool_conn *c, int64_t deadlin
             err = OSC_E_UNAVAILABLE;
             goto out;
         }
-        if (wait_socket(c, conn, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline_us)) {
+        if (wait_socket(c, conn, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline_us) !=
+            WAIT_READY) {
             err = OSC_E_UNAVAILABLE;
             goto out;
         }
@@ -427,10 +448,12 @@ static osc_err collect(struct pool_conn *c, int64_t deadline_us, PGresult **res,
 {
     osc_err err = OSC_OK;
     PGresult *keep = NULL, *r = NULL;
+    enum wait_result waited = WAIT_READY;
     int flushed;
 
     while ((flushed = PQflush(c->conn)) == 1) {
-        if (wait_socket(c, c->conn, POLLIN | POLLOUT, deadline_us) || !PQconsumeInput(c->conn)) {
+        waited = wait_socket(c, c->conn, POLLIN | POLLOUT, deadline_us);
+        if (waited != WAIT_READY || !PQconsumeInput(c->conn)) {
             err = OSC_E_UNAVAILABLE;
             goto out;
         }
@@ -441,7 +464,8 @@ static osc_err collect(struct pool_conn *c, int64_t deadline_us, PGresult **res,
     }
     for (;;) {
         while (PQisBusy(c->conn)) {
-            if (wait_socket(c, c->conn, POLLIN, deadline_us) || !PQconsumeInput(c->conn)) {
+            waited = wait_socket(c, c->conn, POLLIN, deadline_us);
+            if (waited != WAIT_READY || !PQconsumeInput(c->conn)) {
                 err = OSC_E_UNAVAILABLE;
                 goto out;
             }
@@ -474,7 +498,10 @@ out:
         if (!perr->message[0])
             snprintf(perr->message, sizeof(perr->message), "%s",
                      c->conn ? PQerrorMessage(c->conn) : "no connection");
-        mark_broken(c);
+        if (waited == WAIT_DEADLINE)
+            abandon_statement(c);
+        else
+            mark_broken(c);
     }
     if (!err && res)
         *res = keep;

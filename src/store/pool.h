@@ -41,8 +41,9 @@ void pool_release(struct pool *p, struct pool_conn *c);
 int pool_conn_fresh(const struct pool_conn *c);
 
 /* Runs one statement of the table. On success *res holds the result (caller PQclears).
- * OSC_E_UNAVAILABLE: connection lost or deadline passed (c is marked broken and reconnects on a
- * later acquisition). OSC_E_INTERNAL: the statement failed; *perr says why. */
+ * OSC_E_UNAVAILABLE: connection lost or deadline passed (c is dropped, after a cancel request for
+ * a statement still running at the deadline, and reconnects on a later acquisition).
+ * OSC_E_INTERNAL: the statement failed; *perr says why. */
 osc_err pool_exec(struct pool_conn *c, int64_t deadline_us, const struct pool_stmt *st,
                   const char *const *values, const int *lengths, const int *formats, PGresult **res,
                   struct pool_error *perr);

@@ -401,7 +401,7 @@ static int retryable_conflict(const struct pool_error *perr)
 /* Runs one statement on a pooled connection. A statement marked idempotent runs once more when a
  * connection that had been open before this request turns out to be dead (server restart,
  * failover): the retry gets a fresh connection. A statement that ran into its deadline is not
- * run again: there is no time left for it, and it may still be waiting on the server. Constraint
+ * run again: there is no time left for it (the pool has it cancelled on the server). Constraint
  * errors are returned with *perr for the caller to map; other failures are logged here. */
 static osc_err run(osc_store *st, enum q id, const char *const *values, const int *lengths,
                    const int *formats, PGresult **res, struct pool_error *perr)

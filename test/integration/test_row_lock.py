@@ -1,7 +1,8 @@
 """One statement stuck behind a row lock held elsewhere (a long transaction of an operator, say) gets its 503
 within OSCRED_DATABASE_TIMEOUT, and nothing else fails for it, whether other requests kept the server busy
 meanwhile or nothing else was asked: the pool fails fast only when the database answers nothing at all
-(test_failover.py freezes PostgreSQL for that case)."""
+(test_failover.py freezes PostgreSQL for that case). A statement given up at its deadline is cancelled on the
+server, so its change does not happen later."""
 import contextlib
 import subprocess
 import threading
@@ -91,6 +92,35 @@ def test_a_statement_stuck_on_a_row_lock_on_a_quiet_server_fails_alone(stack, se
         assert_stuck_answer(r, time.monotonic() - t0)
         r = client.show_credential(base, admin.token, free)
         assert r.status_code == 200, "the first request after a statement stuck on a row lock: %s" % r.text
+
+
+def test_a_statement_abandoned_at_its_deadline_is_cancelled_on_the_server(stack, server_factory, admin, make_user):
+    """The 503 means the change did not happen: closing the connection alone would leave the backend waiting on the
+    row lock, and its update would commit (with its audit row) once the lock goes, after the client was told it
+    failed. oscred asks the server to cancel the statement, so the backend stops waiting while the lock is still
+    held, and afterwards the key and the audit trail are as before."""
+    srv = server_factory("rowlock-cancel", OSCRED_DATABASE_TIMEOUT=str(DB_TIMEOUT))
+    base = srv.base_url
+    locked, _ = two_keys(srv, admin, make_user)
+
+    def waiters_and_holder():
+        return stack.pg.psql(
+            "SELECT count(*) FILTER (WHERE wait_event_type = 'Lock'), "
+            "count(*) FILTER (WHERE query LIKE '%%pg_sleep(%d)%%' AND state = 'active') "
+            "FROM pg_stat_activity WHERE pid <> pg_backend_pid()" % HOLD_S).strip()
+
+    with row_locked(stack, locked):
+        t0 = time.monotonic()
+        r = client.update_credential(base, admin.token, locked, status="inactive")
+        assert_stuck_answer(r, time.monotonic() - t0)
+        request_id = r.headers["X-Request-Id"]
+        harness.wait_until(lambda: waiters_and_holder() == "0|1", timeout=HOLD_S - DB_TIMEOUT - 1,
+                           what="the abandoned update to stop waiting on the row lock while the lock is still held")
+
+    r = client.show_credential(base, admin.token, locked)
+    assert r.status_code == 200, r.text
+    assert r.json()["credential"]["status"] == "active", r.text
+    assert stack.pg.psql("SELECT count(*) FROM audit_events WHERE request_id = '%s'" % request_id).strip() == "0"
 
 
 def test_requests_queued_for_a_connection_are_counted_and_then_served(stack, server_factory, admin, make_user):

@@ -3,6 +3,8 @@
  * test reads them with the real libpq accessors and frees them with the real PQclear. */
 #include "fake_libpq.h"
 
+#include "src/store/canceller.h"
+
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -158,6 +160,16 @@ void __wrap_PQfinish(PGconn *conn)
 {
     conn_of(conn)->finished = 1;
     fake.finishes++;
+}
+
+/* The canceller's thread would send a real cancel request; the fake records the hand-over and
+ * closes the connection, as the canceller does once the request is sent. */
+void __wrap_canceller_submit(struct canceller *k, PGconn *conn)
+{
+    (void)k;
+    conn_of(conn)->cancelled = 1;
+    fake.cancels++;
+    __wrap_PQfinish(conn);
 }
 
 char *__wrap_PQerrorMessage(const PGconn *conn)

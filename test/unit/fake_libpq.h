@@ -1,5 +1,5 @@
-/* A scripted database for the store unit tests: the linker sends libpq's calls, poll() and
- * osc_mono_us() here (-Wl,--wrap), so each test queues the answers the server will give and reads
+/* A scripted database for the store unit tests: the linker sends libpq's calls, poll(),
+ * osc_mono_us() and the pool's hand-over to the canceller here (-Wl,--wrap), so each test queues the answers the server will give and reads
  * back what the pool sent. Single-threaded tests only. */
 #ifndef OSC_TEST_FAKE_LIBPQ_H
 #define OSC_TEST_FAKE_LIBPQ_H
@@ -23,6 +23,7 @@ struct fake_conn {
     int started;
     int finished;
     int lost;
+    int cancelled; /* handed to the canceller with its statement still running */
     int busy;                    /* a command was sent and its answer is not read yet */
     struct fake_answer *pending; /* answer of the command in flight */
 };
@@ -32,6 +33,7 @@ struct fake_libpq {
     int refuse_connect; /* PQconnectPoll fails */
     int connects;       /* PQconnectStart calls */
     int finishes;       /* PQfinish calls */
+    int cancels;        /* connections handed to the canceller */
     int prepares;       /* PQsendPrepare calls */
     int execs;          /* PQsendQueryPrepared and PQsendQueryParams calls */
     char prepared_name[64];

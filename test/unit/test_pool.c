@@ -173,7 +173,7 @@ static void test_pool_exec_unprepared_sends_the_sql(void **state)
     assert_string_equal(fake.exec_name, STMTS[GET_KEY].sql);
 }
 
-static void test_pool_deadline_drops_connection(void **state)
+static void test_pool_deadline_cancels_statement_and_drops_connection(void **state)
 {
     struct pool_conn *c = NULL;
     struct pool_error perr;
@@ -190,7 +190,10 @@ static void test_pool_deadline_drops_connection(void **state)
     assert_null(res);
     assert_true(fake.now_us >= deadline);
     assert_true(perr.message[0] != '\0');
-    /* the answer may still come; it must not be read as the answer to a later statement */
+    /* The statement may still be running: the server is asked to cancel it, and the connection is
+     * closed so that its answer, if it comes, is not read as the answer to a later statement. */
+    assert_int_equal(fake.cancels, 1);
+    assert_true(fake.conns[0].cancelled);
     assert_int_equal(fake.finishes, 1);
     pool_release(pool, c);
 
@@ -309,6 +312,7 @@ static void test_pool_connection_lost_sqlstates_drop_connection(void **state)
         assert_null(res);
         assert_string_equal(perr.sqlstate, lost[i]);
         assert_int_equal(fake.finishes, i + 1);
+        assert_int_equal(fake.cancels, 0); /* the statement ended with the session */
         pool_release(pool, c);
     }
 }
@@ -587,7 +591,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pool_exec_returns_result_and_prepares_once, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_pool_exec_unprepared_sends_the_sql, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pool_deadline_drops_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_deadline_cancels_statement_and_drops_connection,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_one_deadline_does_not_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_second_deadline_without_answer_trips, setup,
                                         teardown),
