@@ -1,6 +1,7 @@
 /* A scripted database for the store unit tests: the linker sends libpq's calls, poll(),
- * osc_mono_us() and the pool's hand-over to the canceller here (-Wl,--wrap), so each test queues the answers the server will give and reads
- * back what the pool sent. Single-threaded tests only. */
+ * osc_mono_us() and the pool's hand-over to the canceller here (-Wl,--wrap), so each test queues
+ * the answers the server will give and reads back what the pool sent. Single-threaded tests only.
+ */
 #ifndef OSC_TEST_FAKE_LIBPQ_H
 #define OSC_TEST_FAKE_LIBPQ_H
 
@@ -23,7 +24,7 @@ struct fake_conn {
     int started;
     int finished;
     int lost;
-    int cancelled; /* handed to the canceller with its statement still running */
+    int cancelled;               /* handed to the canceller with its statement still running */
     int busy;                    /* a command was sent and its answer is not read yet */
     struct fake_answer *pending; /* answer of the command in flight */
 };
@@ -43,6 +44,9 @@ struct fake_libpq {
     struct fake_answer answers[FAKE_MAX_ANSWERS];
     int nanswers;
     int next_answer; /* answers[next_answer] goes to the next command sent */
+    /* Called once, from inside the next wait on a silent server, before that wait times out: what
+     * another request does meanwhile. */
+    void (*during_silence)(void);
 };
 
 extern struct fake_libpq fake;

@@ -245,6 +245,45 @@ static void test_pool_second_deadline_without_answer_trips(void **state)
     pool_release(pool, c);
 }
 
+static struct pool_conn *other; /* the connection of the request run by during_silence */
+
+/* While the first statement waits, a second one on the other connection runs into its deadline: it
+ * alone, the first deadline in a quiet spell, trips the breaker, because another statement waits on
+ * the silent server too. */
+static void second_statement_runs_into_deadline_and_trips(void)
+{
+    struct pool_conn *c = NULL;
+    struct pool_error perr;
+    PGresult *res = NULL;
+
+    assert_int_equal(
+        pool_exec(other, pool_deadline(pool), &STMTS[GET_KEY], VALUES, NULL, NULL, &res, &perr),
+        OSC_E_UNAVAILABLE);
+    pool_release(pool, other);
+    /* the slot just freed is closed: without the trip this would connect */
+    assert_int_equal(acquire(&c), OSC_E_UNAVAILABLE);
+    assert_int_equal(fake.connects, 2);
+}
+
+static void test_pool_deadline_while_another_statement_waits_trips(void **state)
+{
+    struct pool_conn *c = NULL;
+    struct pool_error perr;
+    PGresult *res = NULL;
+    (void)state;
+
+    open_pool(2, 0);
+    assert_int_equal(acquire(&c), OSC_OK);
+    assert_int_equal(acquire(&other), OSC_OK);
+    fake.now_us += 10 * TIMEOUT_US; /* a quiet spell, without any deadline in it */
+    fake_answer_nothing();
+    fake_answer_nothing();
+    fake.during_silence = second_statement_runs_into_deadline_and_trips;
+    assert_int_equal(exec(c, GET_KEY, &res, &perr), OSC_E_UNAVAILABLE);
+    assert_null(fake.during_silence); /* the second statement did run */
+    pool_release(pool, c);
+}
+
 static void test_pool_answer_between_deadlines_prevents_trip(void **state)
 {
     struct pool_conn *c = NULL;
@@ -596,6 +635,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pool_one_deadline_does_not_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_second_deadline_without_answer_trips, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_pool_deadline_while_another_statement_waits_trips,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_answer_between_deadlines_prevents_trip, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_pool_deadlines_soon_after_an_answer_do_not_trip, setup,
