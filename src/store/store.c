@@ -3,6 +3,7 @@
  * limit), so nothing here reads, decides in C, then writes. PGresult never leaves this folder. */
 #include "oscred/store.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,16 @@
 #include "oscred/metrics.h"
 #include "pool.h"
 
+/* How often "the database is unavailable" is logged at most: during an outage every request that
+ * needs the database fails, thousands a second at full load, and a line for each would bury the
+ * rest of the log (the metric counts each one). */
+#define UNAVAILABLE_LOG_INTERVAL_US 1000000
+
 struct osc_store {
     struct pool *pool;
+    _Atomic int64_t unavailable_logged_us; /* when the last such line was written (0: never) */
+    _Atomic long long
+        unavailable_suppressed; /* failures since then that got no line of their own */
 };
 
 enum q {
@@ -383,12 +392,33 @@ void osc_store_pool_stats(osc_store *st, int *in_use, int *idle, int *waiting)
     pool_stats(st->pool, in_use, idle, waiting);
 }
 
-static void log_failure(enum q id, osc_err err, const struct pool_error *perr)
+/* suppressed: earlier failures this line also stands for (see UNAVAILABLE_LOG_INTERVAL_US). */
+static void log_failure(enum q id, osc_err err, const struct pool_error *perr, long long suppressed)
 {
-    osc_metrics_db_error(err == OSC_E_UNAVAILABLE);
+    char also[24] = "";
+
+    if (suppressed > 0)
+        snprintf(also, sizeof(also), "%lld", suppressed);
     osc_log(err == OSC_E_UNAVAILABLE ? OSC_LOG_WARN : OSC_LOG_ERROR, "db.statement_failed",
             "statement", STMTS[id].name, "error", osc_err_name(err), "sqlstate",
-            perr->sqlstate[0] ? perr->sqlstate : NULL, "detail", perr->message, OSC_LOG_END);
+            perr->sqlstate[0] ? perr->sqlstate : NULL, "detail", perr->message, "suppressed",
+            also[0] ? also : NULL, OSC_LOG_END);
+}
+
+/* 1 when this unavailable failure gets a log line: the first one, then one a second at most;
+ * *suppressed receives how many went without a line since the last one. */
+static int unavailable_line_due(osc_store *st, long long *suppressed)
+{
+    int64_t now = osc_mono_us();
+    int64_t last = atomic_load(&st->unavailable_logged_us);
+
+    if ((last && now - last < UNAVAILABLE_LOG_INTERVAL_US) ||
+        !atomic_compare_exchange_strong(&st->unavailable_logged_us, &last, now)) {
+        atomic_fetch_add(&st->unavailable_suppressed, 1);
+        return 0;
+    }
+    *suppressed = atomic_exchange(&st->unavailable_suppressed, 0);
+    return 1;
 }
 
 static int retryable_conflict(const struct pool_error *perr)
@@ -427,8 +457,13 @@ static osc_err run(osc_store *st, enum q id, const char *const *values, const in
         break;
     }
     if (err == OSC_E_UNAVAILABLE ||
-        (err && !perr->constraint[0] && strcmp(perr->sqlstate, "23505") != 0))
-        log_failure(id, err, perr);
+        (err && !perr->constraint[0] && strcmp(perr->sqlstate, "23505") != 0)) {
+        long long suppressed = 0;
+
+        osc_metrics_db_error(err == OSC_E_UNAVAILABLE);
+        if (err != OSC_E_UNAVAILABLE || unavailable_line_due(st, &suppressed))
+            log_failure(id, err, perr, suppressed);
+    }
     return err;
 }
 
@@ -940,8 +975,10 @@ static osc_err tx_stmt(struct pool_conn *c, int64_t deadline, enum q id, const c
 {
     struct pool_error perr = {0};
     osc_err err = pool_exec(c, deadline, &STMTS[id], v, NULL, NULL, r, &perr);
-    if (err)
-        log_failure(id, err, &perr);
+    if (err) {
+        osc_metrics_db_error(err == OSC_E_UNAVAILABLE);
+        log_failure(id, err, &perr, 0);
+    }
     return err;
 }
 

@@ -4,6 +4,7 @@ itself (DESIGN.md: OSCRED_DATABASE_TIMEOUT, tokens verify without the database).
 Uses its own PostgreSQL and server so that the outage cannot disturb other tests; conftest runs it last.
 The tests run in file order: the last one brings the database back.
 """
+import json
 import re
 import time
 
@@ -104,6 +105,50 @@ def test_healthz_stays_200(outage):
 def test_readyz_reports_not_ready(outage):
     harness.wait_until(lambda: client.get(outage["base"], "/readyz", timeout=DEADLINE + 5).status_code == 503,
                        timeout=DEADLINE, what="/readyz 503 while PostgreSQL is down")
+
+
+def _statement_failures(srv):
+    lines = []
+    for raw in srv.log.splitlines():
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            continue  # sanitizer or other non-JSON output
+        if line.get("event") == "db.statement_failed":
+            lines.append(line)
+    return lines
+
+
+def _unavailable_errors(base):
+    text = client.get(base, "/metrics", timeout=10).text
+    m = re.search(r'^oscred_db_errors_total\{kind="unavailable"\} (\d+)$', text, re.M)
+    assert m, text
+    return int(m.group(1))
+
+
+def test_failures_at_full_rate_get_a_log_line_a_second_each_counted_in_metrics(outage):
+    """Every request that needs the database fails during an outage, thousands a second at full load: the log gets
+    one db.statement_failed line a second at most, saying how many failures it stands for ("suppressed"), while
+    the metric and the access log count every one."""
+    base, srv, tok, uid = outage["base"], outage["server"], outage["admin"].token, outage["user"]["id"]
+    lines_before = len(_statement_failures(srv))
+    errors_before = _unavailable_errors(base)
+    sent = 0
+    t0 = time.monotonic()
+    # Until a line says it stands for earlier failures too: that takes a second's worth of them.
+    while not any(int(line.get("suppressed", 0)) for line in _statement_failures(srv)[lines_before:]):
+        assert time.monotonic() - t0 < 3 * DEADLINE, "no line with a count of suppressed failures"
+        for _ in range(20):
+            r = client.request("GET", base, client.CREDS, token=tok, params={"user_id": uid}, timeout=DEADLINE + 5)
+            client.assert_iam_error(r, 503, codes=("IAM.0006",))
+            sent += 1
+    elapsed = time.monotonic() - t0
+    new = _statement_failures(srv)[lines_before:]
+    assert len(new) <= elapsed + 2, "%d lines for %d failures in %.1fs" % (len(new), sent, elapsed)
+    assert len(new) < sent / 2, "%d lines for %d failures" % (len(new), sent)
+    assert all(line["level"] == "warn" and line["error"] for line in new), new
+    assert _unavailable_errors(base) - errors_before >= sent
+    assert srv.log.count('"status":503') >= sent  # the access log has each request
 
 
 def test_server_reconnects_when_the_database_returns(outage):
