@@ -241,14 +241,29 @@ static void abandon_statement(struct pool_conn *c)
     c->next_connect_us = 0;
 }
 
-static osc_err connect_conn(struct pool *p, struct pool_conn *c, int64_t deadline_us)
+/* Says why in perr (which may be NULL). */
+static void explain(struct pool_error *perr, const char *why, const char *detail)
+{
+    if (!perr)
+        return;
+    memset(perr, 0, sizeof(*perr));
+    snprintf(perr->message, sizeof(perr->message), "%s%s%.*s", why, detail ? ": " : "",
+             /* libpq's messages end in a newline */
+             detail ? (int)strcspn(detail, "\n") : 0, detail ? detail : "");
+}
+
+static osc_err connect_conn(struct pool *p, struct pool_conn *c, int64_t deadline_us,
+                            struct pool_error *perr)
 {
     osc_err err = OSC_OK;
     PGconn *conn = NULL;
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    enum wait_result waited = WAIT_READY;
 
-    if (osc_mono_us() < c->next_connect_us)
-        return OSC_E_UNAVAILABLE; /* the last attempt failed moments ago: answer at once */
+    if (osc_mono_us() < c->next_connect_us) {
+        explain(perr, "cannot connect to the database (the last attempt failed moments ago)", NULL);
+        return OSC_E_UNAVAILABLE;
+    }
     conn = PQconnectStart(p->conninfo);
     if (!conn || PQstatus(conn) == CONNECTION_BAD) {
         err = OSC_E_UNAVAILABLE;
@@ -259,8 +274,8 @@ static osc_err connect_conn(struct pool *p, struct pool_conn *c, int64_t deadlin
             err = OSC_E_UNAVAILABLE;
             goto out;
         }
-        if (wait_socket(c, conn, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline_us) !=
-            WAIT_READY) {
+        waited = wait_socket(c, conn, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline_us);
+        if (waited != WAIT_READY) {
             err = OSC_E_UNAVAILABLE;
             goto out;
         }
@@ -273,6 +288,10 @@ static osc_err connect_conn(struct pool *p, struct pool_conn *c, int64_t deadlin
     PQsetNoticeProcessor(conn, notice_sink, NULL);
 out:
     if (err) {
+        if (waited == WAIT_DEADLINE)
+            explain(perr, "cannot connect to the database: no answer before the deadline", NULL);
+        else
+            explain(perr, "cannot connect to the database", conn ? PQerrorMessage(conn) : NULL);
         if (conn) {
             osc_log(OSC_LOG_WARN, "db.connect_failed", "detail", PQerrorMessage(conn), OSC_LOG_END);
             PQfinish(conn);
@@ -347,7 +366,8 @@ static struct pool_conn *wait_for_handoff(struct pool *p, const struct timespec 
     return w.given;
 }
 
-osc_err pool_acquire(struct pool *p, int64_t deadline_us, struct pool_conn **out)
+osc_err pool_acquire(struct pool *p, int64_t deadline_us, struct pool_conn **out,
+                     struct pool_error *perr)
 {
     osc_err err = OSC_OK;
     struct pool_conn *c = NULL;
@@ -355,6 +375,7 @@ osc_err pool_acquire(struct pool *p, int64_t deadline_us, struct pool_conn **out
                           .tv_nsec = (long)(deadline_us % 1000000) * 1000};
 
     if (osc_mono_us() < atomic_load(&p->tripped_until_us)) {
+        explain(perr, "failing fast: the database answered nothing for a whole deadline", NULL);
         err = OSC_E_UNAVAILABLE;
         goto out;
     }
@@ -365,6 +386,7 @@ osc_err pool_acquire(struct pool *p, int64_t deadline_us, struct pool_conn **out
             /* Cannot happen while p->in_use counts the slots in use; fail the request, not the
              * process, if that ever breaks. */
             pthread_mutex_unlock(&p->mu);
+            explain(perr, "no free slot although the pool counts one", NULL);
             err = OSC_E_INTERNAL;
             goto out;
         }
@@ -372,6 +394,7 @@ osc_err pool_acquire(struct pool *p, int64_t deadline_us, struct pool_conn **out
         c = wait_for_handoff(p, &ts);
         if (!c) {
             pthread_mutex_unlock(&p->mu);
+            explain(perr, "no pooled connection came free before the deadline", NULL);
             err = OSC_E_UNAVAILABLE;
             goto out;
         }
@@ -380,7 +403,7 @@ osc_err pool_acquire(struct pool *p, int64_t deadline_us, struct pool_conn **out
 
     c->fresh = 0;
     if (!c->conn) {
-        err = connect_conn(p, c, deadline_us);
+        err = connect_conn(p, c, deadline_us, perr);
         if (err) {
             pool_release(p, c);
             goto out;
@@ -438,7 +461,10 @@ static void fill_error(const PGresult *r, PGconn *conn, struct pool_error *perr)
     if (s)
         snprintf(perr->constraint, sizeof(perr->constraint), "%s", s);
     s = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    snprintf(perr->message, sizeof(perr->message), "%s", s ? s : PQerrorMessage(conn));
+    if (!s)
+        s = PQerrorMessage(conn);
+    /* libpq's own messages end in a newline; a log line keeps the first line */
+    snprintf(perr->message, sizeof(perr->message), "%.*s", (int)strcspn(s, "\n"), s);
 }
 
 /* Sends what is queued and collects every result of the current command; keeps the last good
@@ -495,13 +521,14 @@ static osc_err collect(struct pool_conn *c, int64_t deadline_us, PGresult **res,
         err = OSC_E_UNAVAILABLE;
 out:
     if (err == OSC_E_UNAVAILABLE) {
-        if (!perr->message[0])
-            snprintf(perr->message, sizeof(perr->message), "%s",
-                     c->conn ? PQerrorMessage(c->conn) : "no connection");
-        if (waited == WAIT_DEADLINE)
+        if (waited == WAIT_DEADLINE) {
+            explain(perr, "no answer before the deadline (cancel requested)", NULL);
             abandon_statement(c);
-        else
+        } else {
+            if (!perr->message[0])
+                explain(perr, "connection lost", c->conn ? PQerrorMessage(c->conn) : NULL);
             mark_broken(c);
+        }
     }
     if (!err && res)
         *res = keep;

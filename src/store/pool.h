@@ -33,8 +33,10 @@ void pool_stats(struct pool *p, int *in_use, int *idle, int *waiting);
 int64_t pool_deadline(struct pool *p);
 
 /* Takes a connected connection, waiting until deadline_us. OSC_E_UNAVAILABLE when none can be had
- * (pool exhausted until the deadline, or the database cannot be reached). */
-osc_err pool_acquire(struct pool *p, int64_t deadline_us, struct pool_conn **out);
+ * (pool exhausted until the deadline, or the database cannot be reached); perr (NULL: not asked)
+ * then says which. */
+osc_err pool_acquire(struct pool *p, int64_t deadline_us, struct pool_conn **out,
+                     struct pool_error *perr);
 /* Returns c to the pool. */
 void pool_release(struct pool *p, struct pool_conn *c);
 /* 1 if c was connected by this acquisition (so a failure on it is not a stale-connection one). */

@@ -442,11 +442,9 @@ static osc_err run(osc_store *st, enum q id, const char *const *values, const in
 
     for (int attempt = 0; attempt < 2; attempt++) {
         memset(perr, 0, sizeof(*perr));
-        err = pool_acquire(st->pool, deadline, &c);
-        if (err) {
-            snprintf(perr->message, sizeof(perr->message), "no database connection");
+        err = pool_acquire(st->pool, deadline, &c, perr);
+        if (err)
             break;
-        }
         int fresh = pool_conn_fresh(c);
         err = pool_exec(c, deadline, &STMTS[id], values, lengths, formats, res, perr);
         pool_release(st->pool, c);
@@ -1005,7 +1003,7 @@ osc_err osc_store_bootstrap(osc_store *st, const char *domain_name, const char *
 
     *created_domain = 0;
     *created_user = 0;
-    err = pool_acquire(st->pool, deadline, &c);
+    err = pool_acquire(st->pool, deadline, &c, NULL);
     if (err)
         goto out;
     err = tx_sql(c, deadline, "begin", "BEGIN; " LOCK_BOOTSTRAP);
@@ -1107,7 +1105,7 @@ osc_err osc_store_migrate(osc_store *st, int *from_version, int *to_version)
     PGresult *r = NULL;
     int in_tx = 0, current = 0;
 
-    err = pool_acquire(st->pool, deadline, &c);
+    err = pool_acquire(st->pool, deadline, &c, NULL);
     if (err)
         goto out;
     /* One transaction under a transaction-level advisory lock: concurrent runs (several replicas
@@ -1163,7 +1161,7 @@ osc_err osc_store_check_statements(osc_store *st)
     int64_t deadline = osc_mono_us() + ADMIN_DEADLINE_US;
     struct pool_conn *c = NULL;
 
-    err = pool_acquire(st->pool, deadline, &c);
+    err = pool_acquire(st->pool, deadline, &c, NULL);
     if (err)
         goto out;
     for (int i = 0; i < Q__COUNT && !err; i++) {

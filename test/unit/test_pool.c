@@ -56,7 +56,17 @@ static void open_pool(int size, int prepared)
 
 static osc_err acquire(struct pool_conn **c)
 {
-    return pool_acquire(pool, pool_deadline(pool), c);
+    return pool_acquire(pool, pool_deadline(pool), c, NULL);
+}
+
+/* An acquisition that fails, and the reason it gives for the log. */
+static void acquire_fails_saying(const char *why)
+{
+    struct pool_conn *c = NULL;
+    struct pool_error perr;
+
+    assert_int_equal(pool_acquire(pool, pool_deadline(pool), &c, &perr), OSC_E_UNAVAILABLE);
+    assert_string_equal(perr.message, why);
 }
 
 static const char *const VALUES[] = {"AKIDEXAMPLE000000001"};
@@ -189,7 +199,7 @@ static void test_pool_deadline_cancels_statement_and_drops_connection(void **sta
                      OSC_E_UNAVAILABLE);
     assert_null(res);
     assert_true(fake.now_us >= deadline);
-    assert_true(perr.message[0] != '\0');
+    assert_string_equal(perr.message, "no answer before the deadline (cancel requested)");
     /* The statement may still be running: the server is asked to cancel it, and the connection is
      * closed so that its answer, if it comes, is not read as the answer to a later statement. */
     assert_int_equal(fake.cancels, 1);
@@ -233,7 +243,7 @@ static void test_pool_second_deadline_without_answer_trips(void **state)
     assert_int_equal(fake.connects, 2);
 
     /* both slots are free and closed: without the trip this would connect */
-    assert_int_equal(acquire(&c), OSC_E_UNAVAILABLE);
+    acquire_fails_saying("failing fast: the database answered nothing for a whole deadline");
     fake.now_us = tripped_at + TRIP_US - 1;
     assert_int_equal(acquire(&c), OSC_E_UNAVAILABLE);
     assert_int_equal(fake.connects, 2);
@@ -374,7 +384,7 @@ static void test_pool_connection_bad_drops_connection_and_its_statements(void **
     assert_int_equal(exec(c, GET_KEY, &res, &perr), OSC_E_UNAVAILABLE);
     assert_null(res);
     assert_string_equal(perr.sqlstate, "");
-    assert_true(perr.message[0] != '\0');
+    assert_string_equal(perr.message, "fake libpq: no answer"); /* without libpq's newline */
     assert_int_equal(fake.finishes, 1);
     pool_release(pool, c);
 
@@ -431,7 +441,8 @@ static void test_pool_failed_connect_backs_off(void **state)
 
     open_pool(1, 0);
     fake.refuse_connect = 1;
-    assert_int_equal(acquire(&c), OSC_E_UNAVAILABLE);
+    /* libpq's message without its newline */
+    acquire_fails_saying("cannot connect to the database: fake libpq: no answer");
     assert_int_equal(fake.connects, 1);
     assert_int_equal(fake.finishes, 1);
     pool_stats(pool, &in_use, &idle, &waiting);
@@ -441,7 +452,7 @@ static void test_pool_failed_connect_backs_off(void **state)
 
     /* the server is back, but a slot that just failed answers at once rather than retrying */
     fake.refuse_connect = 0;
-    assert_int_equal(acquire(&c), OSC_E_UNAVAILABLE);
+    acquire_fails_saying("cannot connect to the database (the last attempt failed moments ago)");
     fake.now_us += RECONNECT_INTERVAL_US - 1;
     assert_int_equal(acquire(&c), OSC_E_UNAVAILABLE);
     assert_int_equal(fake.connects, 1);
@@ -518,7 +529,7 @@ static void *waiter_main(void *arg)
     struct waiter *w = arg;
     const struct timespec tick = {0, 1000000};
 
-    w->err = pool_acquire(pool, real_deadline(w->wait_us), &w->got);
+    w->err = pool_acquire(pool, real_deadline(w->wait_us), &w->got, NULL);
     if (w->err == OSC_OK) {
         served[atomic_fetch_add(&nserved, 1)] = w->name;
         while (!atomic_load(&w->release))
@@ -567,6 +578,7 @@ static void queue_waiter(struct waiter *w, const char *name, int64_t wait_us, in
 static void test_pool_waiters_are_served_in_arrival_order(void **state)
 {
     struct pool_conn *c = NULL;
+    struct pool_error perr;
     struct waiter a, b, late;
     (void)state;
 
@@ -577,7 +589,8 @@ static void test_pool_waiters_are_served_in_arrival_order(void **state)
     /* The released connection goes to the oldest waiter, not to a request that comes in
      * meanwhile: that one queues behind the others. */
     pool_release(pool, held);
-    assert_int_equal(pool_acquire(pool, real_deadline(0), &c), OSC_E_UNAVAILABLE);
+    assert_int_equal(pool_acquire(pool, real_deadline(0), &c, &perr), OSC_E_UNAVAILABLE);
+    assert_string_equal(perr.message, "no pooled connection came free before the deadline");
     queue_waiter(&late, "late", LONG_WAIT_US, 2);
 
     let_go(&a);
@@ -620,7 +633,7 @@ static void test_pool_waiter_past_its_deadline_leaves_the_queue(void **state)
 
     /* the last one out leaves the slot free */
     assert_int_equal(waiting_now(), 0);
-    assert_int_equal(pool_acquire(pool, real_deadline(0), &c), OSC_OK);
+    assert_int_equal(pool_acquire(pool, real_deadline(0), &c, NULL), OSC_OK);
     pool_release(pool, c);
 }
 
