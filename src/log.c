@@ -175,12 +175,24 @@ static void emit(json_t *j_line)
     free(s);
 }
 
+/* Per-thread, like errno: the request this worker serves right now (osc_log_bind_request). */
+static _Thread_local const char *bound_request_id;
+
+void osc_log_bind_request(const char *request_id)
+{
+    bound_request_id = request_id;
+}
+
 static json_t *line(enum osc_log_level level, const char *event)
 {
     char ts[32];
+    json_t *j_line;
 
     osc_format_time_us(osc_now_us(), ts, sizeof(ts));
-    return json_pack("{s:s, s:s, s:s}", "ts", ts, "level", LEVELS[level], "event", event);
+    j_line = json_pack("{s:s, s:s, s:s}", "ts", ts, "level", LEVELS[level], "event", event);
+    if (j_line && bound_request_id)
+        json_object_set_new(j_line, "request_id", json_string(bound_request_id));
+    return j_line;
 }
 
 void osc_log(enum osc_log_level level, const char *event, ...)

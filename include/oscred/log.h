@@ -15,6 +15,11 @@ int osc_log_enabled(enum osc_log_level level);
 /* One line {"ts":..,"level":..,"event":event, key: value, ...}; the variadic part is pairs of
  * const char * (key, value) ending with OSC_LOG_END. A NULL value is skipped. */
 void osc_log(enum osc_log_level level, const char *event, ...);
+/* Binds the request the calling thread is serving (NULL: none): until unbound, the thread's
+ * osc_log lines carry its "request_id", so a database failure logged deep in the store can be
+ * matched with the request's access line. A worker serves one request at a time, start to end.
+ * request_id must stay valid until unbound. */
+void osc_log_bind_request(const char *request_id);
 
 struct osc_access_entry {
     const char *request_id;

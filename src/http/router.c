@@ -41,7 +41,8 @@ static const struct route ROUTES[] = {
     {"PUT", "/v3/domains/{domain_id}/users/{user_id}/roles/{role}", AUTH_TOKEN, osc_h_role_grant},
     {"HEAD", "/v3/domains/{domain_id}/users/{user_id}/roles/{role}", AUTH_TOKEN, osc_h_role_check},
     {"GET", "/v3/domains/{domain_id}/users/{user_id}/roles/{role}", AUTH_TOKEN, osc_h_role_check},
-    {"DELETE", "/v3/domains/{domain_id}/users/{user_id}/roles/{role}", AUTH_TOKEN, osc_h_role_revoke},
+    {"DELETE", "/v3/domains/{domain_id}/users/{user_id}/roles/{role}", AUTH_TOKEN,
+     osc_h_role_revoke},
     {"POST", "/v3/service_accounts", AUTH_TOKEN, osc_h_sa_create},
     {"GET", "/v3/service_accounts", AUTH_TOKEN, osc_h_sa_list},
     {"GET", "/v3/service_accounts/{id}", AUTH_TOKEN, osc_h_sa_get},
@@ -264,6 +265,7 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
     const char *q;
 
     osc_ctx_init(&ctx);
+    osc_log_bind_request(ctx.request_id);
     memset(&r, 0, sizeof(r));
     r.u = u;
     r.method = u->http_verb ? u->http_verb : "";
@@ -343,6 +345,7 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
     }
     for (int i = 0; i < r.nsegs; i++)
         free(r.segs[i]);
+    osc_log_bind_request(NULL); /* ctx, which holds the id, ends here */
     return U_CALLBACK_COMPLETE;
 }
 

@@ -4,6 +4,7 @@ meanwhile or nothing else was asked: the pool fails fast only when the database 
 (test_failover.py freezes PostgreSQL for that case). A statement given up at its deadline is cancelled on the
 server, so its change does not happen later."""
 import contextlib
+import json
 import subprocess
 import threading
 import time
@@ -121,6 +122,11 @@ def test_a_statement_abandoned_at_its_deadline_is_cancelled_on_the_server(stack,
     assert r.status_code == 200, r.text
     assert r.json()["credential"]["status"] == "active", r.text
     assert stack.pg.psql("SELECT count(*) FROM audit_events WHERE request_id = '%s'" % request_id).strip() == "0"
+    # The log says why, on a line that names the request.
+    failures = [json.loads(line) for line in srv.log.splitlines()
+                if line.startswith("{") and '"db.statement_failed"' in line]
+    assert [(f.get("request_id"), f["statement"], f["detail"]) for f in failures] == [
+        (request_id, "update_cred", "no answer before the deadline (cancel requested)")], failures
 
 
 def test_requests_queued_for_a_connection_are_counted_and_then_served(stack, server_factory, admin, make_user):

@@ -108,6 +108,60 @@ static void test_log_lines_are_written_directly_without_the_writer(void **state)
     free(text);
 }
 
+static void *log_unbound(void *arg)
+{
+    (void)arg;
+    osc_log(OSC_LOG_WARN, "test.other_thread", OSC_LOG_END);
+    return NULL;
+}
+
+/* The request id of the line for event in text, or NULL when the line has none (caller frees). */
+static char *request_id_of(const char *text, const char *event)
+{
+    char *copy = strdup(text), *save = NULL, *id = NULL;
+    int found = 0;
+
+    assert_non_null(copy);
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        json_t *rec = json_loads(line, 0, NULL);
+
+        assert_non_null(rec);
+        if (strcmp(json_string_value(json_object_get(rec, "event")), event) == 0) {
+            const char *v = json_string_value(json_object_get(rec, "request_id"));
+            id = v ? strdup(v) : NULL;
+            found = 1;
+        }
+        json_decref(rec);
+    }
+    assert_true(found);
+    free(copy);
+    return id;
+}
+
+static void test_log_lines_carry_the_request_bound_to_their_thread(void **state)
+{
+    pthread_t other;
+    char *id;
+
+    (void)state;
+    capture_begin();
+    osc_log_bind_request("req-bound");
+    osc_log(OSC_LOG_WARN, "test.bound", "key", "value", OSC_LOG_END);
+    /* another thread serves no request: its lines carry no id */
+    assert_int_equal(pthread_create(&other, NULL, log_unbound, NULL), 0);
+    pthread_join(other, NULL);
+    osc_log_bind_request(NULL);
+    osc_log(OSC_LOG_WARN, "test.unbound", OSC_LOG_END);
+    char *text = capture_end();
+
+    id = request_id_of(text, "test.bound");
+    assert_string_equal(id, "req-bound");
+    free(id);
+    assert_null(request_id_of(text, "test.other_thread"));
+    assert_null(request_id_of(text, "test.unbound"));
+    free(text);
+}
+
 static void test_log_writer_keeps_every_line_whole_once_and_in_order(void **state)
 {
     pthread_t threads[THREADS];
@@ -190,6 +244,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_log_lines_are_written_directly_without_the_writer),
+        cmocka_unit_test(test_log_lines_carry_the_request_bound_to_their_thread),
         cmocka_unit_test(test_log_writer_keeps_every_line_whole_once_and_in_order),
         cmocka_unit_test(test_log_writer_writes_a_lone_line_soon),
         cmocka_unit_test(test_log_writer_stops_and_starts_again),
