@@ -37,11 +37,16 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct series table[MAX_SERIES];
 static _Atomic size_t nseries;
 static struct reason reasons[MAX_REASONS];
-static _Atomic uint64_t db_unavailable, db_failed;
+static _Atomic uint64_t db_unavailable, db_failed, db_cancelled;
 
 void osc_metrics_db_error(int unavailable)
 {
     atomic_fetch_add(unavailable ? &db_unavailable : &db_failed, 1);
+}
+
+void osc_metrics_db_cancel(void)
+{
+    atomic_fetch_add(&db_cancelled, 1);
 }
 static _Atomic size_t nreasons;
 
@@ -208,6 +213,11 @@ int osc_metrics_render(int pool_in_use, int pool_idle, int pool_waiting, char **
         (unsigned long long)atomic_load(&db_unavailable));
     put(&b, "oscred_db_errors_total{kind=\"failed\"} %llu\n",
         (unsigned long long)atomic_load(&db_failed));
+    put(&b, "# HELP oscred_db_statements_cancelled_total Statements given up at their deadline and "
+            "cancelled on the server.\n"
+            "# TYPE oscred_db_statements_cancelled_total counter\n");
+    put(&b, "oscred_db_statements_cancelled_total %llu\n",
+        (unsigned long long)atomic_load(&db_cancelled));
     put(&b, "# HELP oscred_db_connections Database pool connections by state.\n"
             "# TYPE oscred_db_connections gauge\n");
     put(&b, "oscred_db_connections{state=\"in_use\"} %d\n", pool_in_use);

@@ -14,6 +14,8 @@ void osc_metrics_auth_failure(const char *reason);
 /* Counts a failed database statement: unavailable (no connection or no answer in time) or not
  * (the statement failed). Expected outcomes such as the key limit are not errors. */
 void osc_metrics_db_error(int unavailable);
+/* Counts a statement given up at its deadline and cancelled on the server. */
+void osc_metrics_db_cancel(void);
 /* Renders every metric plus the given pool gauges; *out is malloc'd (caller frees). */
 int osc_metrics_render(int pool_in_use, int pool_idle, int pool_waiting, char **out, size_t *len);
 

@@ -15,6 +15,7 @@
 #include "canceller.h"
 #include "oscred/ctx.h"
 #include "oscred/log.h"
+#include "oscred/metrics.h"
 
 #define RECONNECT_INTERVAL_US 500000
 /* Once the database is taken for not answering (deadline_passed), requests fail at once for this
@@ -236,6 +237,7 @@ static void mark_broken(struct pool_conn *c)
  * on the server and closes the connection; c reconnects on a later acquisition. */
 static void abandon_statement(struct pool_conn *c)
 {
+    osc_metrics_db_cancel();
     canceller_submit(c->pool->canceller, c->conn);
     c->conn = NULL;
     c->next_connect_us = 0;

@@ -84,6 +84,7 @@ def test_metrics_is_prometheus_text_with_the_documented_families(traffic):
     assert types.get("oscred_auth_failures_total") == "counter", types
     assert types.get("oscred_db_connections") == "gauge", types
     assert types.get("oscred_db_pool_waiting") == "gauge", types
+    assert types.get("oscred_db_statements_cancelled_total") == "counter", types
     assert types.get("oscred_build_info") == "gauge", types
     (build,) = opsutil.series(samples, "oscred_build_info")
     assert build[1] == 1 and build[0].get("version"), build

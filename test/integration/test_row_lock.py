@@ -110,11 +110,18 @@ def test_a_statement_abandoned_at_its_deadline_is_cancelled_on_the_server(stack,
             "count(*) FILTER (WHERE query LIKE '%%pg_sleep(%d)%%' AND state = 'active') "
             "FROM pg_stat_activity WHERE pid <> pg_backend_pid()" % HOLD_S).strip()
 
+    def cancelled():
+        _, samples = opsutil.parse_metrics(opsutil.scrape(base).text)
+        ((_, n),) = opsutil.series(samples, "oscred_db_statements_cancelled_total")
+        return n
+
+    assert cancelled() == 0
     with row_locked(stack, locked):
         t0 = time.monotonic()
         r = client.update_credential(base, admin.token, locked, status="inactive")
         assert_stuck_answer(r, time.monotonic() - t0)
         request_id = r.headers["X-Request-Id"]
+        assert cancelled() == 1
         harness.wait_until(lambda: waiters_and_holder() == "0|1", timeout=HOLD_S - DB_TIMEOUT - 1,
                            what="the abandoned update to stop waiting on the row lock while the lock is still held")
 
