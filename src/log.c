@@ -235,7 +235,9 @@ void osc_log_access(const struct osc_access_entry *e, int quiet)
     osc_jsonw_field(&w, "request_id", e->request_id, 0);
     osc_jsonw_field(&w, "method", e->method, 0);
     osc_jsonw_field(&w, "route", e->route, 0);
-    snprintf(num, sizeof(num), ",\"status\":%d,\"duration_ms\":%.3f", e->status, e->duration_ms);
+    /* milliseconds with three decimals, from integers: cheaper than formatting a double */
+    snprintf(num, sizeof(num), ",\"status\":%d,\"duration_ms\":%lld.%03lld", e->status,
+             (long long)(e->duration_us / 1000), (long long)(e->duration_us % 1000));
     osc_jsonw_raw(&w, num);
     osc_jsonw_field(&w, "caller_id", e->caller_id, 0);
     osc_jsonw_field(&w, "principal_kind", e->principal_kind, 0);

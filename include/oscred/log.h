@@ -26,7 +26,7 @@ struct osc_access_entry {
     const char *method;
     const char *route;
     int status;
-    double duration_ms;
+    int64_t duration_us;        /* >= 0; logged as duration_ms */
     const char *caller_id;      /* may be NULL */
     const char *principal_kind; /* may be NULL */
     const char *remote;

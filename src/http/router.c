@@ -231,6 +231,18 @@ static osc_err authenticate(struct osc_app *app, struct osc_ctx *ctx, struct osc
     return err;
 }
 
+/* The methods of the routes whose path matches r ("GET, PUT"), for a 405's Allow header. */
+static void allowed_methods(struct osc_req *r, char *out, size_t n)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < NROUTES; i++) {
+        if (!match(&ROUTES[i], r))
+            continue;
+        size_t used = strlen(out);
+        snprintf(out + used, n - used, "%s%s", used ? ", " : "", ROUTES[i].method);
+    }
+}
+
 static void remote_address(const struct _u_request *u, char *out, size_t n)
 {
     const struct sockaddr *sa = u->client_address;
@@ -261,7 +273,7 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
     const struct route *rt = NULL;
     char allow[128] = "";
     osc_err err = OSC_OK;
-    int64_t t0 = osc_now_us();
+    int64_t t0 = osc_mono_us();
     const char *q;
 
     osc_ctx_init(&ctx);
@@ -283,15 +295,11 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
         r.surface = OSC_SURFACE_AWS;
     }
     for (size_t i = 0; !err && !rt && i < NROUTES; i++) {
-        if (!match(&ROUTES[i], &r))
-            continue;
-        if (strcmp(ROUTES[i].method, r.method) == 0) {
+        if (strcmp(ROUTES[i].method, r.method) == 0 && match(&ROUTES[i], &r))
             rt = &ROUTES[i];
-            break;
-        }
-        size_t used = strlen(allow);
-        snprintf(allow + used, sizeof(allow) - used, "%s%s", used ? ", " : "", ROUTES[i].method);
     }
+    if (!err && !rt)
+        allowed_methods(&r, allow, sizeof(allow));
     if (!err && !rt && allow[0]) {
         u_map_put(resp->map_header, "Allow", allow);
         err = osc_ctx_fail(&ctx, OSC_E_METHOD, "The method %.16s is not allowed for %.200s.",
@@ -321,12 +329,13 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
     {
         char remote[64];
         int quiet = r.surface == OSC_SURFACE_PLAIN && !err;
+        int64_t duration_us = osc_mono_us() - t0;
         struct osc_access_entry e = {
             .request_id = ctx.request_id,
             .method = r.method,
             .route = r.route,
             .status = (int)resp->status,
-            .duration_ms = (double)(osc_now_us() - t0) / 1000.0,
+            .duration_us = duration_us,
             .caller_id = ctx.caller.method != OSC_AUTH_NONE ? ctx.caller.id : NULL,
             .principal_kind = ctx.caller.method == OSC_AUTH_NONE ? NULL
                               : ctx.caller.kind == OSC_KIND_USER ? "user"
@@ -341,7 +350,7 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
                             : r.surface == OSC_SURFACE_PLAIN ? "plain"
                             : r.surface == OSC_SURFACE_AWS   ? "aws"
                                                              : "keystone",
-                            r.route, r.method, (int)resp->status, osc_now_us() - t0);
+                            r.route, r.method, (int)resp->status, duration_us);
     }
     for (int i = 0; i < r.nsegs; i++)
         free(r.segs[i]);

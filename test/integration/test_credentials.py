@@ -428,11 +428,15 @@ def test_wrong_method_is_405(base, admin, make_user):
     u = make_user()
     k = client.new_key(base, admin.token, u.id, description="orig")
     before = client.key_snapshot(base, admin.token, u.id)
-    client.assert_iam_error(client.request("PATCH", base, CREDS + "/" + k["access"], token=admin.token,
-                                           json={"credential": {"status": "inactive"}}), 405)
+    r = client.request("PATCH", base, CREDS + "/" + k["access"], token=admin.token,
+                       json={"credential": {"status": "inactive"}})
+    client.assert_iam_error(r, 405)
+    assert r.headers.get("Allow") == "GET, PUT, DELETE", r.headers
     client.assert_iam_error(client.request("POST", base, CREDS + "/" + k["access"], token=admin.token,
                                            json={"credential": {"user_id": u.id}}), 405)
-    client.assert_iam_error(client.request("DELETE", base, CREDS, token=admin.token), 405)
+    r = client.request("DELETE", base, CREDS, token=admin.token)
+    client.assert_iam_error(r, 405)
+    assert r.headers.get("Allow") == "POST, GET", r.headers
     client.assert_iam_error(client.request("PUT", base, CREDS, token=admin.token,
                                            json={"credential": {"status": "inactive"}}), 405)
     assert client.key_snapshot(base, admin.token, u.id) == before

@@ -76,7 +76,7 @@ static void log_request(const char *request_id)
                                  .method = "GET",
                                  .route = "/v3/auth/tokens",
                                  .status = 200,
-                                 .duration_ms = 0.25,
+                                 .duration_us = 250,
                                  .remote = "127.0.0.1"};
 
     osc_log_access(&e, 0);
@@ -136,6 +136,33 @@ static char *request_id_of(const char *text, const char *event)
     assert_true(found);
     free(copy);
     return id;
+}
+
+static void test_log_access_line_has_the_duration_in_milliseconds(void **state)
+{
+    static const struct {
+        int64_t us;
+        const char *text;
+    } cases[] = {
+        {0, "0.000"}, {5, "0.005"}, {250, "0.250"}, {1000, "1.000"}, {1234567, "1234.567"}};
+    char want[64];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct osc_access_entry e = {.request_id = "req-d",
+                                     .method = "GET",
+                                     .route = "/",
+                                     .status = 200,
+                                     .duration_us = cases[i].us,
+                                     .remote = "127.0.0.1"}; /* a field after the duration */
+
+        capture_begin();
+        osc_log_access(&e, 0);
+        char *text = capture_end();
+        snprintf(want, sizeof(want), "\"duration_ms\":%s,", cases[i].text);
+        assert_non_null(strstr(text, want));
+        free(text);
+    }
 }
 
 static void test_log_lines_carry_the_request_bound_to_their_thread(void **state)
@@ -245,6 +272,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_log_lines_are_written_directly_without_the_writer),
         cmocka_unit_test(test_log_lines_carry_the_request_bound_to_their_thread),
+        cmocka_unit_test(test_log_access_line_has_the_duration_in_milliseconds),
         cmocka_unit_test(test_log_writer_keeps_every_line_whole_once_and_in_order),
         cmocka_unit_test(test_log_writer_writes_a_lone_line_soon),
         cmocka_unit_test(test_log_writer_stops_and_starts_again),
