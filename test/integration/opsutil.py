@@ -7,6 +7,7 @@
 Nothing here runs at import time.
 """
 import base64
+import contextlib
 import datetime
 import hashlib
 import hmac
@@ -237,6 +238,33 @@ def wait_for_log(server, predicate, timeout, what):
 
 def count_log(server, predicate):
     return sum(1 for rec in log_records(server)[0] if predicate(rec))
+
+
+# -- row locks ---------------------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def row_locked(pg, access_key, hold_s):
+    """An open transaction elsewhere (psql, straight to PostgreSQL) holds access_key's row lock for hold_s seconds."""
+    holder = subprocess.Popen(
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", pg.url, "-c",
+         "BEGIN; SELECT 1 FROM access_keys WHERE access_key = '%s' FOR UPDATE; SELECT pg_sleep(%d); COMMIT;"
+         % (access_key, hold_s)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        harness.wait_until(lambda: lock_waiters_and_holders(pg, hold_s)[1] == 1, timeout=10,
+                           what="the blocking transaction")
+        yield
+    finally:
+        holder.wait(timeout=hold_s + 30)
+
+
+def lock_waiters_and_holders(pg, hold_s):
+    """(backends waiting on a lock, row_locked transactions of hold_s still sleeping)."""
+    waiting, holding = pg.psql(
+        "SELECT count(*) FILTER (WHERE wait_event_type = 'Lock'), "
+        "count(*) FILTER (WHERE query LIKE '%%pg_sleep(%d)%%' AND state = 'active') "
+        "FROM pg_stat_activity WHERE pid <> pg_backend_pid()" % hold_s).strip().split("|")
+    return int(waiting), int(holding)
 
 
 # -- processes ---------------------------------------------------------------------------------------------------

@@ -173,3 +173,26 @@ def test_interleaved_concurrent_work_has_no_database_errors(pair):
                   if rec.get("level") == "error" or str(rec.get("event", "")).startswith("db.")
                   and rec.get("level") != "info"]
         assert not errors, "%s logged database errors: %s" % (srv.name, errors[:3])
+
+
+def test_a_statement_abandoned_at_its_deadline_is_cancelled_through_pgbouncer(stack, bouncer):
+    """The cancel request goes to pgbouncer, on behalf of the client connection still open, and pgbouncer passes it
+    to the server connection running the statement: the backend stops waiting on the row lock while it is held, and
+    the update that got its 503 never happens."""
+    hold_s = 5
+    srv = stack.new_server("pgb-cancel", OSCRED_DATABASE_URL=bouncer.url, OSCRED_DATABASE_PREPARED="off",
+                           OSCRED_DATABASE_LISTEN_URL=stack.pg.url, OSCRED_DATABASE_TIMEOUT="1")
+    try:
+        t = stack.tenants["default"]
+        admin = client.Actor.login(srv.base_url, t["user"], t["password"], t["domain"])
+        owner = _user({"A": srv.base_url, "admin": admin, "domain": t["domain"]})
+        ak = client.new_key(srv.base_url, admin.token, owner.id)["access"]
+        with opsutil.row_locked(stack.pg, ak, hold_s):
+            r = client.update_credential(srv.base_url, admin.token, ak, status="inactive")
+            client.assert_iam_error(r, 503, codes=("IAM.0006",))
+            harness.wait_until(lambda: opsutil.lock_waiters_and_holders(stack.pg, hold_s) == (0, 1), timeout=3,
+                               what="the abandoned update to stop waiting while the lock is still held")
+        r = client.show_credential(srv.base_url, admin.token, ak)
+        assert r.status_code == 200 and r.json()["credential"]["status"] == "active", r.text
+    finally:
+        srv.stop()

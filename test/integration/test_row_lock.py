@@ -3,9 +3,6 @@ within OSCRED_DATABASE_TIMEOUT, and nothing else fails for it, whether other req
 meanwhile or nothing else was asked: the pool fails fast only when the database answers nothing at all
 (test_failover.py freezes PostgreSQL for that case). A statement given up at its deadline is cancelled on the
 server, so its change does not happen later."""
-import contextlib
-import json
-import subprocess
 import threading
 import time
 
@@ -17,22 +14,8 @@ DB_TIMEOUT = 1
 HOLD_S = 5  # how long the blocking transaction keeps its lock
 
 
-@contextlib.contextmanager
 def row_locked(stack, access_key):
-    """An open transaction elsewhere holds access_key's row lock for HOLD_S seconds."""
-    holder = subprocess.Popen(
-        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", stack.pg.url, "-c",
-         "BEGIN; SELECT 1 FROM access_keys WHERE access_key = '%s' FOR UPDATE; SELECT pg_sleep(%d); COMMIT;"
-         % (access_key, HOLD_S)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        harness.wait_until(
-            lambda: stack.pg.psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%%pg_sleep(%d)%%' "
-                                  "AND state = 'active' AND pid <> pg_backend_pid()" % HOLD_S).strip() == "1",
-            timeout=10, what="the blocking transaction")
-        yield
-    finally:
-        holder.wait(timeout=HOLD_S + 30)
+    return opsutil.row_locked(stack.pg, access_key, HOLD_S)
 
 
 def two_keys(srv, admin, make_user):
@@ -104,12 +87,6 @@ def test_a_statement_abandoned_at_its_deadline_is_cancelled_on_the_server(stack,
     base = srv.base_url
     locked, _ = two_keys(srv, admin, make_user)
 
-    def waiters_and_holder():
-        return stack.pg.psql(
-            "SELECT count(*) FILTER (WHERE wait_event_type = 'Lock'), "
-            "count(*) FILTER (WHERE query LIKE '%%pg_sleep(%d)%%' AND state = 'active') "
-            "FROM pg_stat_activity WHERE pid <> pg_backend_pid()" % HOLD_S).strip()
-
     def cancelled():
         _, samples = opsutil.parse_metrics(opsutil.scrape(base).text)
         ((_, n),) = opsutil.series(samples, "oscred_db_statements_cancelled_total")
@@ -122,7 +99,8 @@ def test_a_statement_abandoned_at_its_deadline_is_cancelled_on_the_server(stack,
         assert_stuck_answer(r, time.monotonic() - t0)
         request_id = r.headers["X-Request-Id"]
         assert cancelled() == 1
-        harness.wait_until(lambda: waiters_and_holder() == "0|1", timeout=HOLD_S - DB_TIMEOUT - 1,
+        harness.wait_until(lambda: opsutil.lock_waiters_and_holders(stack.pg, HOLD_S) == (0, 1),
+                           timeout=HOLD_S - DB_TIMEOUT - 1,
                            what="the abandoned update to stop waiting on the row lock while the lock is still held")
 
     r = client.show_credential(base, admin.token, locked)
@@ -130,8 +108,7 @@ def test_a_statement_abandoned_at_its_deadline_is_cancelled_on_the_server(stack,
     assert r.json()["credential"]["status"] == "active", r.text
     assert stack.pg.psql("SELECT count(*) FROM audit_events WHERE request_id = '%s'" % request_id).strip() == "0"
     # The log says why, on a line that names the request.
-    failures = [json.loads(line) for line in srv.log.splitlines()
-                if line.startswith("{") and '"db.statement_failed"' in line]
+    failures = [rec for rec in opsutil.log_records(srv)[0] if rec.get("event") == "db.statement_failed"]
     assert [(f.get("request_id"), f["statement"], f["detail"]) for f in failures] == [
         (request_id, "update_cred", "no answer before the deadline (cancel requested)")], failures
 
