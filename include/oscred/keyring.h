@@ -6,6 +6,7 @@
 #define OSC_KEYRING_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "oscred/crypto.h"
 #include "oscred/err.h"
@@ -39,6 +40,9 @@ osc_keyring *osc_keyring_current(void);
 const char *osc_keyring_primary(const osc_keyring *kr);
 /* Number of keys in the ring. */
 size_t osc_keyring_size(const osc_keyring *kr);
+/* A number no other ring of this process has (0 for NULL): tells whether something computed under
+ * a ring was computed under this very one. */
+uint64_t osc_keyring_serial(const osc_keyring *kr);
 /* The 32-byte token MAC subkey / secret sealing subkey of kid, or NULL if kid is not in the ring.
  * Borrowed, valid while kr is held. */
 const unsigned char *osc_keyring_token_key(const osc_keyring *kr, const char *kid);

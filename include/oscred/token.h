@@ -33,7 +33,9 @@ struct osc_token {
 osc_err osc_token_encode(const osc_keyring *kr, const struct osc_token *t, char *out);
 /* Parses s and checks its MAC under the ring key it names. OSC_E_UNAUTHENTICATED for anything
  * malformed, an unknown kid, or a bad MAC. Expiry is NOT checked here (revocation must accept
- * expired tokens); compare out->expires_us with the clock. */
+ * expired tokens); compare out->expires_us with the clock. The calling thread remembers the last
+ * tokens it verified: the same string under the same ring is answered without the decode and
+ * HMAC. */
 osc_err osc_token_decode(const osc_keyring *kr, const char *s, struct osc_token *out);
 
 #endif

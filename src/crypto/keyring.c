@@ -35,6 +35,7 @@ struct ring_key {
 
 struct osc_keyring {
     atomic_size_t refs;
+    uint64_t serial;
     size_t size; /* bytes allocated, for the wipe */
     size_t primary;
     size_t n;
@@ -43,6 +44,7 @@ struct osc_keyring {
 
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static osc_keyring *current_ring;
+static atomic_uint_fast64_t next_serial = 1;
 
 /* The one place a parse failure is explained. Callers pass only kids that passed kid_valid and
  * fixed text, never a key value or jansson's error text (which quotes the input). */
@@ -240,6 +242,7 @@ osc_err osc_keyring_parse(const char *json, size_t n, osc_keyring **out, char *w
         goto out;
     }
     kr->size = sizeof(*kr) + nkeys * sizeof(kr->keys[0]);
+    kr->serial = atomic_fetch_add(&next_serial, 1);
     json_object_foreach(j_keys, name, j_val)
     {
         if (!kid_valid(name)) {
@@ -431,6 +434,11 @@ const char *osc_keyring_primary(const osc_keyring *kr)
 size_t osc_keyring_size(const osc_keyring *kr)
 {
     return kr ? kr->n : 0;
+}
+
+uint64_t osc_keyring_serial(const osc_keyring *kr)
+{
+    return kr ? kr->serial : 0;
 }
 
 const unsigned char *osc_keyring_token_key(const osc_keyring *kr, const char *kid)

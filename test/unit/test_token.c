@@ -310,6 +310,64 @@ static void test_token_rejects_other_ring(void **state)
     osc_keyring_destroy(long_kid);
 }
 
+/* A token verified once is remembered (osc_token_decode keeps the last ones per thread): that must
+ * never let a different string, or the same string under another ring, through. */
+static void test_token_remembered_only_as_the_exact_string_under_its_ring(void **state)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    osc_keyring *kr = ring(RING_A);
+    osc_keyring *same_keys = ring(RING_A); /* a reload of the same file */
+    osc_keyring *other = ring(RING_OTHER);
+    struct osc_token t = sample();
+    struct osc_token back;
+    char s[OSC_TOKEN_MAX];
+    char orig[OSC_TOKEN_MAX];
+    size_t n = 0;
+
+    (void)state;
+    assert_int_equal(osc_token_encode(kr, &t, s), OSC_OK);
+    memcpy(orig, s, sizeof(s));
+    n = strlen(s);
+    for (int again = 0; again < 2; again++) {
+        memset(&back, 0x55, sizeof(back));
+        assert_int_equal(osc_token_decode(kr, s, &back), OSC_OK);
+        assert_token_equal(&back, &t);
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (size_t a = 0; a < sizeof(alphabet) - 1; a++) {
+            if (alphabet[a] == orig[i])
+                continue;
+            s[i] = alphabet[a];
+            if (osc_token_decode(kr, s, &back) != OSC_E_UNAUTHENTICATED)
+                fail_msg("accepted remembered token with position %zu changed to '%c'", i,
+                         alphabet[a]);
+        }
+        s[i] = orig[i];
+        /* the remembered one itself still passes, every time */
+        assert_int_equal(osc_token_decode(kr, s, &back), OSC_OK);
+    }
+    for (size_t len = 0; len < n; len++) {
+        s[len] = '\0';
+        if (osc_token_decode(kr, s, &back) != OSC_E_UNAUTHENTICATED)
+            fail_msg("accepted remembered token truncated to %zu chars", len);
+        s[len] = orig[len];
+    }
+    s[n] = 'A';
+    s[n + 1] = '\0';
+    assert_int_equal(osc_token_decode(kr, s, &back), OSC_E_UNAUTHENTICATED);
+    s[n] = '\0';
+    /* Another ring with the same kid but another key: verified again, and refused. */
+    assert_int_equal(osc_token_decode(other, s, &back), OSC_E_UNAUTHENTICATED);
+    /* The same keys in a newly loaded ring: verified again, and accepted. */
+    assert_int_equal(osc_token_decode(same_keys, s, &back), OSC_OK);
+    assert_token_equal(&back, &t);
+    assert_int_equal(osc_token_decode(kr, s, &back), OSC_OK);
+    osc_keyring_destroy(kr);
+    osc_keyring_destroy(same_keys);
+    osc_keyring_destroy(other);
+}
+
 /* Re-labelling a token with another kid of the same ring must not carry the MAC over. */
 static void test_token_rejects_altered_kid(void **state)
 {
@@ -436,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_token_rejects_truncated_and_extended),
         cmocka_unit_test(test_token_rejects_bad_fields_behind_valid_mac),
         cmocka_unit_test(test_token_rejects_other_ring),
+        cmocka_unit_test(test_token_remembered_only_as_the_exact_string_under_its_ring),
         cmocka_unit_test(test_token_rejects_altered_kid),
         cmocka_unit_test(test_token_survives_rotation),
         cmocka_unit_test(test_token_rejects_garbage),
