@@ -392,19 +392,6 @@ void osc_store_pool_stats(osc_store *st, int *in_use, int *idle, int *waiting)
     pool_stats(st->pool, in_use, idle, waiting);
 }
 
-/* suppressed: earlier failures this line also stands for (see UNAVAILABLE_LOG_INTERVAL_US). */
-static void log_failure(enum q id, osc_err err, const struct pool_error *perr, long long suppressed)
-{
-    char also[24] = "";
-
-    if (suppressed > 0)
-        snprintf(also, sizeof(also), "%lld", suppressed);
-    osc_log(err == OSC_E_UNAVAILABLE ? OSC_LOG_WARN : OSC_LOG_ERROR, "db.statement_failed",
-            "statement", STMTS[id].name, "error", osc_err_name(err), "sqlstate",
-            perr->sqlstate[0] ? perr->sqlstate : NULL, "detail", perr->message, "suppressed",
-            also[0] ? also : NULL, OSC_LOG_END);
-}
-
 /* 1 when this unavailable failure gets a log line: the first one, then one a second at most;
  * *suppressed receives how many went without a line since the last one. */
 static int unavailable_line_due(osc_store *st, long long *suppressed)
@@ -419,6 +406,24 @@ static int unavailable_line_due(osc_store *st, long long *suppressed)
     }
     *suppressed = atomic_exchange(&st->unavailable_suppressed, 0);
     return 1;
+}
+
+/* Counts a failed statement and logs it (unavailable ones once a second at most, the line saying
+ * how many earlier failures it also stands for). */
+static void note_failure(osc_store *st, enum q id, osc_err err, const struct pool_error *perr)
+{
+    long long suppressed = 0;
+    char also[24] = "";
+
+    osc_metrics_db_error(err == OSC_E_UNAVAILABLE);
+    if (err == OSC_E_UNAVAILABLE && !unavailable_line_due(st, &suppressed))
+        return;
+    if (suppressed > 0)
+        snprintf(also, sizeof(also), "%lld", suppressed);
+    osc_log(err == OSC_E_UNAVAILABLE ? OSC_LOG_WARN : OSC_LOG_ERROR, "db.statement_failed",
+            "statement", STMTS[id].name, "error", osc_err_name(err), "sqlstate",
+            perr->sqlstate[0] ? perr->sqlstate : NULL, "detail", perr->message, "suppressed",
+            also[0] ? also : NULL, OSC_LOG_END);
 }
 
 static int retryable_conflict(const struct pool_error *perr)
@@ -455,13 +460,8 @@ static osc_err run(osc_store *st, enum q id, const char *const *values, const in
         break;
     }
     if (err == OSC_E_UNAVAILABLE ||
-        (err && !perr->constraint[0] && strcmp(perr->sqlstate, "23505") != 0)) {
-        long long suppressed = 0;
-
-        osc_metrics_db_error(err == OSC_E_UNAVAILABLE);
-        if (err != OSC_E_UNAVAILABLE || unavailable_line_due(st, &suppressed))
-            log_failure(id, err, perr, suppressed);
-    }
+        (err && !perr->constraint[0] && strcmp(perr->sqlstate, "23505") != 0))
+        note_failure(st, id, err, perr);
     return err;
 }
 
@@ -968,15 +968,13 @@ osc_err osc_store_each_revoked(osc_store *st,
 #define LOCK_BOOTSTRAP "SELECT pg_advisory_xact_lock(7310431540127469185)"
 #define LOCK_MIGRATE "SELECT pg_advisory_xact_lock(7310431540127469184)"
 
-static osc_err tx_stmt(struct pool_conn *c, int64_t deadline, enum q id, const char *const *v,
-                       PGresult **r)
+static osc_err tx_stmt(osc_store *st, struct pool_conn *c, int64_t deadline, enum q id,
+                       const char *const *v, PGresult **r)
 {
     struct pool_error perr = {0};
     osc_err err = pool_exec(c, deadline, &STMTS[id], v, NULL, NULL, r, &perr);
-    if (err) {
-        osc_metrics_db_error(err == OSC_E_UNAVAILABLE);
-        log_failure(id, err, &perr, 0);
-    }
+    if (err)
+        note_failure(st, id, err, &perr);
     return err;
 }
 
@@ -1012,7 +1010,7 @@ osc_err osc_store_bootstrap(osc_store *st, const char *domain_name, const char *
     in_tx = 1;
     {
         const char *v[] = {domain_name};
-        err = tx_stmt(c, deadline, Q_BOOT_FIND_DOMAIN, v, &r);
+        err = tx_stmt(st, c, deadline, Q_BOOT_FIND_DOMAIN, v, &r);
     }
     if (err)
         goto out;
@@ -1030,7 +1028,7 @@ osc_err osc_store_bootstrap(osc_store *st, const char *domain_name, const char *
             if (err)
                 goto out;
             const char *v[] = {domain_id, domain_name, account};
-            err = tx_stmt(c, deadline, Q_BOOT_CREATE_DOMAIN, v, &r);
+            err = tx_stmt(st, c, deadline, Q_BOOT_CREATE_DOMAIN, v, &r);
             if (err)
                 goto out;
             *created_domain = PQntuples(r) == 1;
@@ -1047,7 +1045,7 @@ osc_err osc_store_bootstrap(osc_store *st, const char *domain_name, const char *
         goto out;
     {
         const char *v[] = {user_id, domain_id, user_name, password_hash};
-        err = tx_stmt(c, deadline, Q_BOOT_CREATE_USER, v, &r);
+        err = tx_stmt(st, c, deadline, Q_BOOT_CREATE_USER, v, &r);
     }
     if (err)
         goto out;
@@ -1056,7 +1054,7 @@ osc_err osc_store_bootstrap(osc_store *st, const char *domain_name, const char *
     r = NULL;
     {
         const char *v[] = {domain_id, NULL, user_name, "f"};
-        err = tx_stmt(c, deadline, Q_FIND_PRINCIPAL, v, &r);
+        err = tx_stmt(st, c, deadline, Q_FIND_PRINCIPAL, v, &r);
     }
     if (err)
         goto out;
@@ -1071,7 +1069,7 @@ osc_err osc_store_bootstrap(osc_store *st, const char *domain_name, const char *
         const char *v[] = {out->id};
         PQclear(r);
         r = NULL;
-        err = tx_stmt(c, deadline, Q_BOOT_GRANT_ALL, v, &r);
+        err = tx_stmt(st, c, deadline, Q_BOOT_GRANT_ALL, v, &r);
     }
     if (err)
         goto out;
@@ -1118,7 +1116,7 @@ osc_err osc_store_migrate(osc_store *st, int *from_version, int *to_version)
     if (err)
         goto out;
     in_tx = 1;
-    err = tx_stmt(c, deadline, Q_SCHEMA_VERSION, NULL, &r);
+    err = tx_stmt(st, c, deadline, Q_SCHEMA_VERSION, NULL, &r);
     if (err)
         goto out;
     current = (int)get_i64(r, 0, 0);
@@ -1136,7 +1134,7 @@ osc_err osc_store_migrate(osc_store *st, int *from_version, int *to_version)
         const char *v[] = {version, m->name};
         PQclear(r);
         r = NULL;
-        err = tx_stmt(c, deadline, Q_RECORD_MIGRATION, v, &r);
+        err = tx_stmt(st, c, deadline, Q_RECORD_MIGRATION, v, &r);
         if (err)
             goto out;
         current = m->version;
