@@ -175,6 +175,15 @@ static void emit(json_t *j_line)
     free(s);
 }
 
+const char *osc_errno_text(int e, char *buf, size_t len)
+{
+#ifdef _GNU_SOURCE
+    return strerror_r(e, buf, len);
+#else
+    return strerror_r(e, buf, len) == 0 ? buf : "unknown error";
+#endif
+}
+
 /* Per-thread, like errno: the request this worker serves right now (osc_log_bind_request). */
 static _Thread_local const char *bound_request_id;
 

@@ -3,6 +3,7 @@
 #ifndef OSC_LOG_H
 #define OSC_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "oscred/config.h"
@@ -15,6 +16,9 @@ int osc_log_enabled(enum osc_log_level level);
 /* One line {"ts":..,"level":..,"event":event, key: value, ...}; the variadic part is pairs of
  * const char * (key, value) ending with OSC_LOG_END. A NULL value is skipped. */
 void osc_log(enum osc_log_level level, const char *event, ...);
+/* The system's text for errno value e, for a log line or an error message: in buf, or a static
+ * string (strerror is not thread-safe). */
+const char *osc_errno_text(int e, char *buf, size_t len);
 /* Binds the request the calling thread is serving (NULL: none): until unbound, the thread's
  * osc_log lines carry its "request_id", so a database failure logged deep in the store can be
  * matched with the request's access line. A worker serves one request at a time, start to end.

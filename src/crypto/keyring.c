@@ -18,6 +18,7 @@
 
 #include "oscred/crypto.h"
 #include "oscred/keyring.h"
+#include "oscred/log.h"
 
 #define MASTER_LEN 32
 #define SUBKEY_LEN 32
@@ -57,15 +58,6 @@ __attribute__((format(printf, 3, 4))) static void say(char *why, size_t whylen, 
         vsnprintf(why, whylen, fmt, ap);
         va_end(ap);
     }
-}
-
-static const char *errtext(int e, char *buf, size_t len)
-{
-#ifdef _GNU_SOURCE
-    return strerror_r(e, buf, len);
-#else
-    return strerror_r(e, buf, len) == 0 ? buf : "unknown error";
-#endif
 }
 
 static int kid_valid(const char *s)
@@ -290,7 +282,7 @@ osc_err osc_keyring_load(const char *path, osc_keyring **out, char *why, size_t 
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         say(why, whylen, "cannot open keyring file %s: %s", path,
-            errtext(errno, ebuf, sizeof(ebuf)));
+            osc_errno_text(errno, ebuf, sizeof(ebuf)));
         err = OSC_E_INVALID;
         goto out;
     }
@@ -307,7 +299,7 @@ osc_err osc_keyring_load(const char *path, osc_keyring **out, char *why, size_t 
             continue;
         if (r < 0) {
             say(why, whylen, "cannot read keyring file %s: %s", path,
-                errtext(errno, ebuf, sizeof(ebuf)));
+                osc_errno_text(errno, ebuf, sizeof(ebuf)));
             err = OSC_E_INVALID;
             goto out;
         }
