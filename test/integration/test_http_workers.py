@@ -1,0 +1,80 @@
+"""How connections reach the worker threads. A worker serves its connections one request at a time and waits on
+the database inside the handler, so a connection placed on a worker that is waiting waits too. New connections go
+to a worker with the fewest connections, preferring one that is not serving a request: with as many keep-alive
+connections as workers, one per worker, and one worker stuck on a row lock, every other connection and every new
+one is answered while it waits. The listening socket is oscred's own, so failing to bind it is reported with the
+system's reason."""
+import http.client
+import json
+import socket
+import threading
+
+import client
+import harness
+import opsutil
+
+WORKERS = 4
+HOLD_S = 10  # how long the row lock is held: longer than every other request below may take
+PROMPT_S = 3  # socket timeout of the requests that must not wait for the stuck one
+
+
+def _get(conn, path):
+    conn.request("GET", path)
+    r = conn.getresponse()
+    r.read()
+    return r.status
+
+
+def test_a_worker_waiting_on_the_database_holds_up_no_other_connection(stack, server_factory, admin, make_user):
+    srv = server_factory("workers", OSCRED_WORKER_THREADS=str(WORKERS), OSCRED_DATABASE_TIMEOUT=str(HOLD_S + 20))
+    host, port = srv.base_url.rsplit("/", 1)[-1].split(":")
+    owner = make_user()
+    locked = client.new_key(srv.base_url, admin.token, owner.id)["access"]
+    # One keep-alive connection per worker, each used once so that the server holds all of them.
+    conns = [http.client.HTTPConnection(host, int(port), timeout=PROMPT_S) for _ in range(WORKERS)]
+    for c in conns:
+        assert _get(c, "/healthz") == 200
+    stuck = {}
+
+    def update_locked():
+        body = json.dumps({"credential": {"status": "inactive"}})
+        conns[0].timeout = HOLD_S + 30
+        conns[0].sock.settimeout(HOLD_S + 30)
+        conns[0].request("PUT", client.CREDS + "/" + locked, body=body,
+                         headers={"X-Auth-Token": admin.token, "Content-Type": "application/json"})
+        r = conns[0].getresponse()
+        stuck["status"] = (r.status, r.read())
+
+    try:
+        with opsutil.row_locked(stack.pg, locked, HOLD_S):
+            t = threading.Thread(target=update_locked)
+            t.start()
+            harness.wait_until(lambda: opsutil.lock_waiters_and_holders(stack.pg, HOLD_S) == (1, 1), timeout=5,
+                               what="the update waiting on the row lock")
+            kept = [(i, _get(c, "/healthz")) for i, c in enumerate(conns[1:], 1)]
+            fresh = []
+            for _ in range(2 * WORKERS):
+                c = http.client.HTTPConnection(host, int(port), timeout=PROMPT_S)
+                fresh.append(_get(c, "/healthz"))
+                c.close()
+            # Still under the lock: none of the answers above waited for it.
+            assert opsutil.lock_waiters_and_holders(stack.pg, HOLD_S) == (1, 1)
+        t.join(timeout=HOLD_S + 30)
+    finally:
+        for c in conns:
+            c.close()
+    assert kept == [(i, 200) for i in range(1, WORKERS)], kept
+    assert fresh == [200] * (2 * WORKERS), fresh
+    assert stuck["status"][0] == 200, stuck
+
+
+def test_serve_on_an_address_in_use_stops_and_says_why(stack):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = stack.cli("serve", check=False, OSCRED_LISTEN="127.0.0.1:%d" % port)
+    assert r.returncode != 0, (r.returncode, r.stdout, r.stderr)
+    lines = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
+    failed = [l for l in lines if l.get("event") == "http.start_failed"]
+    assert [(l["level"], l["reason"]) for l in failed] == [("error", "Address already in use")], r.stdout
