@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -173,6 +174,24 @@ static void emit(json_t *j_line)
     s[n] = '\n'; /* replaces the NUL: the buffer is written by length */
     sink_put(s, n + 1);
     free(s);
+}
+
+int osc_log_limit_due(struct osc_log_limit *l, char *suppressed, size_t len)
+{
+    int64_t now = osc_mono_us();
+    int64_t last = atomic_load(&l->logged_us);
+
+    if ((last && now - last < l->interval_us) ||
+        !atomic_compare_exchange_strong(&l->logged_us, &last, now)) {
+        atomic_fetch_add(&l->suppressed, 1);
+        return 0;
+    }
+    long long n = atomic_exchange(&l->suppressed, 0);
+    if (n > 0)
+        snprintf(suppressed, len, "%lld", n);
+    else if (len > 0)
+        suppressed[0] = '\0';
+    return 1;
 }
 
 const char *osc_errno_text(int e, char *buf, size_t len)

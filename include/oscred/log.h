@@ -3,6 +3,7 @@
 #ifndef OSC_LOG_H
 #define OSC_LOG_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,18 @@ int osc_log_enabled(enum osc_log_level level);
 /* One line {"ts":..,"level":..,"event":event, key: value, ...}; the variadic part is pairs of
  * const char * (key, value) ending with OSC_LOG_END. A NULL value is skipped. */
 void osc_log(enum osc_log_level level, const char *event, ...);
+/* At most one line per interval for a failure that can recur thousands of times a second: the
+ * first occurrence gets its line, the ones within the interval after it are only counted, and the
+ * next line says how many. Set interval_us, zero the rest. */
+struct osc_log_limit {
+    int64_t interval_us;
+    _Atomic int64_t logged_us;    /* when the last line was written (0: never) */
+    _Atomic long long suppressed; /* occurrences since then that got no line */
+};
+/* 1 when this occurrence gets a line; suppressed then receives how many went without one since
+ * the previous line, as text to log under "suppressed", or "" when none did. Safe from any
+ * thread. */
+int osc_log_limit_due(struct osc_log_limit *l, char *suppressed, size_t len);
 /* The system's text for errno value e, for a log line or an error message: in buf, or a static
  * string (strerror is not thread-safe). */
 const char *osc_errno_text(int e, char *buf, size_t len);

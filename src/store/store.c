@@ -20,9 +20,7 @@
 
 struct osc_store {
     struct pool *pool;
-    _Atomic int64_t unavailable_logged_us; /* when the last such line was written (0: never) */
-    _Atomic long long
-        unavailable_suppressed; /* failures since then that got no line of their own */
+    struct osc_log_limit unavailable_log;
 };
 
 enum q {
@@ -369,6 +367,7 @@ osc_err osc_store_create(const struct osc_store_options *opt, osc_store **out)
         err = OSC_E_INTERNAL;
         goto out;
     }
+    st->unavailable_log.interval_us = UNAVAILABLE_LOG_INTERVAL_US;
     err = pool_create(opt->conninfo, opt->pool_size, opt->timeout_ms, opt->prepared, STMTS,
                       Q__COUNT, &st->pool);
 out:
@@ -392,34 +391,15 @@ void osc_store_pool_stats(osc_store *st, int *in_use, int *idle, int *waiting)
     pool_stats(st->pool, in_use, idle, waiting);
 }
 
-/* 1 when this unavailable failure gets a log line: the first one, then one a second at most;
- * *suppressed receives how many went without a line since the last one. */
-static int unavailable_line_due(osc_store *st, long long *suppressed)
-{
-    int64_t now = osc_mono_us();
-    int64_t last = atomic_load(&st->unavailable_logged_us);
-
-    if ((last && now - last < UNAVAILABLE_LOG_INTERVAL_US) ||
-        !atomic_compare_exchange_strong(&st->unavailable_logged_us, &last, now)) {
-        atomic_fetch_add(&st->unavailable_suppressed, 1);
-        return 0;
-    }
-    *suppressed = atomic_exchange(&st->unavailable_suppressed, 0);
-    return 1;
-}
-
 /* Counts a failed statement and logs it (unavailable ones once a second at most, the line saying
  * how many earlier failures it also stands for). */
 static void note_failure(osc_store *st, enum q id, osc_err err, const struct pool_error *perr)
 {
-    long long suppressed = 0;
     char also[24] = "";
 
     osc_metrics_db_error(err == OSC_E_UNAVAILABLE);
-    if (err == OSC_E_UNAVAILABLE && !unavailable_line_due(st, &suppressed))
+    if (err == OSC_E_UNAVAILABLE && !osc_log_limit_due(&st->unavailable_log, also, sizeof(also)))
         return;
-    if (suppressed > 0)
-        snprintf(also, sizeof(also), "%lld", suppressed);
     osc_log(err == OSC_E_UNAVAILABLE ? OSC_LOG_WARN : OSC_LOG_ERROR, "db.statement_failed",
             "statement", STMTS[id].name, "error", osc_err_name(err), "sqlstate",
             perr->sqlstate[0] ? perr->sqlstate : NULL, "detail", perr->message, "suppressed",

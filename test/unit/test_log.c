@@ -189,6 +189,26 @@ static void test_log_lines_carry_the_request_bound_to_their_thread(void **state)
     free(text);
 }
 
+static void test_log_limit_lets_one_line_through_per_interval_and_counts_the_rest(void **state)
+{
+    struct osc_log_limit limit = {.interval_us = 60 * 1000000LL};
+    char also[24] = "x";
+
+    (void)state;
+    assert_true(osc_log_limit_due(&limit, also, sizeof(also)));
+    assert_string_equal(also, ""); /* the first one suppressed nothing */
+    for (int i = 0; i < 5; i++)
+        assert_false(osc_log_limit_due(&limit, also, sizeof(also)));
+    /* the interval has passed: the next one gets a line that counts the five */
+    limit.logged_us -= limit.interval_us;
+    assert_true(osc_log_limit_due(&limit, also, sizeof(also)));
+    assert_string_equal(also, "5");
+    assert_false(osc_log_limit_due(&limit, also, sizeof(also)));
+    limit.logged_us -= limit.interval_us;
+    assert_true(osc_log_limit_due(&limit, also, sizeof(also)));
+    assert_string_equal(also, "1");
+}
+
 static void test_log_writer_keeps_every_line_whole_once_and_in_order(void **state)
 {
     pthread_t threads[THREADS];
@@ -273,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_log_lines_are_written_directly_without_the_writer),
         cmocka_unit_test(test_log_lines_carry_the_request_bound_to_their_thread),
         cmocka_unit_test(test_log_access_line_has_the_duration_in_milliseconds),
+        cmocka_unit_test(test_log_limit_lets_one_line_through_per_interval_and_counts_the_rest),
         cmocka_unit_test(test_log_writer_keeps_every_line_whole_once_and_in_order),
         cmocka_unit_test(test_log_writer_writes_a_lone_line_soon),
         cmocka_unit_test(test_log_writer_stops_and_starts_again),
