@@ -1,7 +1,9 @@
-/* The HTTP ceiling for bench/run: ulfius on libmicrohttpd with exactly the settings of
- * src/http/server.c (EPOLL thread pool of one worker per CPU, TURBO, the same timeouts and limits,
- * one default endpoint), answering every request with an empty 204. oscred's token validation is
- * compared with this: whatever oscred does beyond it (routing, token MAC, JSON) is the difference.
+/* The HTTP ceiling for bench/run: ulfius on libmicrohttpd with the settings of src/http/server.c
+ * (EPOLL, TURBO, ITC, the same timeouts and limits, one default endpoint), answering every request
+ * with an empty 204, in libmicrohttpd's own thread pool of one worker per CPU. oscred's token
+ * validation is compared with this: whatever oscred does beyond it (routing, token MAC, JSON) is
+ * the difference. oscred places connections on its workers itself (server.c says why); for a
+ * server that never waits that placement only costs, so this is the stricter ceiling.
  *
  *   baseline204 HOST PORT [THREADS]     serve until SIGINT/SIGTERM (THREADS: default = CPUs)
  *

@@ -16,11 +16,14 @@
 /* Pause after the process or the system ran out of descriptors or memory: accepting again at
  * once would spin on the same error while nothing has been freed. */
 #define STARVED_PAUSE_US (100 * 1000)
+/* Such failures can recur on every connection while they last: one line a second at most. */
+#define FAILURE_LOG_INTERVAL_US 1000000
 
 struct osc_acceptor {
     int fd;
     osc_hand_over_fn hand_over;
     void *hand_over_cls;
+    struct osc_log_limit accept_failed_log, refused_log;
     pthread_t thread;
     int running;
 };
@@ -38,6 +41,8 @@ osc_err osc_acceptor_open(const struct sockaddr_storage *addr, osc_acceptor **ou
         snprintf(why, whylen, "out of memory");
         return OSC_E_INTERNAL;
     }
+    a->accept_failed_log.interval_us = FAILURE_LOG_INTERVAL_US;
+    a->refused_log.interval_us = FAILURE_LOG_INTERVAL_US;
     a->fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (a->fd < 0)
         goto fail;
@@ -65,10 +70,20 @@ static int starved(int err)
     return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
 }
 
+/* A warning for a failure that may recur on every connection while it lasts (rate-limited). */
+static void warn(struct osc_log_limit *limit, const char *event, const char *detail)
+{
+    char also[24];
+
+    if (!osc_log_limit_due(limit, also, sizeof(also)))
+        return;
+    osc_log(OSC_LOG_WARN, event, "detail", detail, "suppressed", also[0] ? also : NULL,
+            OSC_LOG_END);
+}
+
 static void *accept_loop(void *arg)
 {
     osc_acceptor *a = arg;
-    int failing = 0; /* one line per run of failures, not one per failed accept */
     char text[128];
 
     for (;;) {
@@ -82,21 +97,14 @@ static void *accept_loop(void *arg)
                 continue;
             if (!starved(err))
                 break; /* EINVAL: osc_acceptor_close shut the socket down */
-            if (!failing)
-                osc_log(OSC_LOG_WARN, "http.accept_failed", "detail",
-                        osc_errno_text(err, text, sizeof(text)), OSC_LOG_END);
-            failing = 1;
+            warn(&a->accept_failed_log, "http.accept_failed",
+                 osc_errno_text(err, text, sizeof(text)));
             usleep(STARVED_PAUSE_US);
             continue;
         }
-        if (a->hand_over(a->hand_over_cls, fd, (const struct sockaddr *)&peer, len) != 0) {
-            if (!failing)
-                osc_log(OSC_LOG_WARN, "http.connection_refused", "detail",
-                        "connection limit reached, or out of memory", OSC_LOG_END);
-            failing = 1;
-            continue;
-        }
-        failing = 0;
+        if (a->hand_over(a->hand_over_cls, fd, (const struct sockaddr *)&peer, len) != 0)
+            warn(&a->refused_log, "http.connection_refused",
+                 "connection limit reached, or out of memory");
     }
     return NULL;
 }

@@ -2,12 +2,16 @@
 the database inside the handler, so a connection placed on a worker that is waiting waits too. New connections go
 to a worker with the fewest connections, preferring one that is not serving a request: with as many keep-alive
 connections as workers, one per worker, and one worker stuck on a row lock, every other connection and every new
-one is answered while it waits. The listening socket is oscred's own, so failing to bind it is reported with the
-system's reason."""
+one is answered while it waits. The listening socket is oscred's own: failing to bind it is reported with the
+system's reason, and running out of descriptors is reported (once a second at most), waited out, and recovered
+from."""
 import http.client
 import json
+import os
+import resource
 import socket
 import threading
+import time
 
 import client
 import harness
@@ -78,3 +82,44 @@ def test_serve_on_an_address_in_use_stops_and_says_why(stack):
     lines = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
     failed = [l for l in lines if l.get("event") == "http.start_failed"]
     assert [(l["level"], l["reason"]) for l in failed] == [("error", "Address already in use")], r.stdout
+
+
+def test_out_of_descriptors_the_server_says_so_and_serves_again(server_factory):
+    """Accepting fails with EMFILE while the process is at its descriptor limit: the connections wait in the
+    listen backlog, the accept is retried ten times a second (no busy loop) with one warning a second at most,
+    and once descriptors are free again the waiting connections and new ones are served."""
+    srv = server_factory("nofile")
+    pid = srv.proc.pid
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    host, port = "127.0.0.1", srv.port
+
+    def warnings():
+        return [r for r in opsutil.log_records(srv)[0] if r.get("event") == "http.accept_failed"]
+
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (len(os.listdir("/proc/%d/fd" % pid)) + 2, hard))
+    waiting = []
+    try:
+        # Connected by the kernel (the backlog), two accepted, the rest refused descriptors by the limit.
+        waiting = [socket.create_connection((host, port), timeout=10) for _ in range(6)]
+        harness.wait_until(lambda: len(warnings()) == 1, timeout=10, what="the accept failure in the log")
+        for s in waiting:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        time.sleep(1.5)  # fifteen retries, still out of descriptors
+        lines = warnings()
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+    assert 1 <= len(lines) <= 2, lines
+    assert all(l["level"] == "warn" and l["detail"] == "Too many open files" for l in lines), lines
+    assert "suppressed" not in lines[0], lines
+    assert all(int(l["suppressed"]) >= 5 for l in lines[1:]), lines
+    # The connections that waited in the backlog are served once descriptors are available.
+    for s in waiting:
+        answer = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        s.close()
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    assert client.get(srv.base_url, "/healthz").status_code == 200
