@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -272,6 +273,23 @@ static void listener_notify(const char *payload, void *arg)
     osc_app_apply_notification(arg, payload);
 }
 
+/* Every connection holds a descriptor. The soft limit is often 1024 (kept low for select(), which
+ * we do not use), below the server's own connection limit; the hard limit is the operator's
+ * ceiling, so serve raises the soft one to it. */
+static void raise_descriptor_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        char text[128];
+        osc_log(OSC_LOG_WARN, "server.descriptor_limit", "detail",
+                osc_errno_text(errno, text, sizeof(text)), OSC_LOG_END);
+    }
+}
+
 static int cmd_serve(void)
 {
     struct osc_config cfg;
@@ -297,6 +315,7 @@ static int cmd_serve(void)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    raise_descriptor_limit();
     if (osc_log_start_writer())
         osc_log(OSC_LOG_WARN, "log.writer_unavailable", "detail",
                 "lines are written by the threads that log them", OSC_LOG_END);

@@ -123,3 +123,56 @@ def test_out_of_descriptors_the_server_says_so_and_serves_again(server_factory):
         s.close()
         assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
     assert client.get(srv.base_url, "/healthz").status_code == 200
+
+
+CONNECTION_LIMIT = 4096  # src/http/server.c, over all workers
+
+
+def _closed_by_server(s):
+    try:
+        return s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def test_connections_beyond_the_limit_are_refused_and_the_limit_is_reachable(server_factory):
+    """At most 4096 connections over all workers: beyond that a new connection is closed at once and
+    http.connection_refused is logged; once connections go, new ones are served again. The server is started
+    with a soft descriptor limit of 1024 (a common default, kept low for select()), which `serve` raises to the
+    hard limit: without that it could not hold 4096 connections."""
+    extra = 8
+    need = CONNECTION_LIMIT + extra + 256  # this process's sockets and files as well
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, need))  # root may raise its hard limit
+        hard = need
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+    try:
+        srv = server_factory("connlimit", OSCRED_WORKER_THREADS=str(WORKERS))
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, need), hard))
+    server_soft, server_hard = resource.prlimit(srv.proc.pid, resource.RLIMIT_NOFILE)
+    assert server_soft == server_hard == hard, (server_soft, server_hard)
+
+    def refusals():
+        return [r for r in opsutil.log_records(srv)[0] if r.get("event") == "http.connection_refused"]
+
+    conns = []
+    try:
+        for _ in range(CONNECTION_LIMIT + extra):
+            conns.append(socket.create_connection(("127.0.0.1", srv.port), timeout=10))
+            conns[-1].setblocking(False)  # so that _closed_by_server looks without waiting
+        harness.wait_until(lambda: refusals(), timeout=20, what="http.connection_refused in the log")
+        harness.wait_until(lambda: sum(_closed_by_server(s) for s in conns) >= extra, timeout=20,
+                           what="the connections over the limit closed by the server")
+        refused = sum(_closed_by_server(s) for s in conns)
+        # Exactly the ones over the limit, give or take a connection of the harness's start-up check.
+        assert extra <= refused <= extra + 2, refused
+        assert refusals()[0]["level"] == "warn", refusals()
+    finally:
+        for s in conns:
+            s.close()
+    harness.wait_until(lambda: client.get(srv.base_url, "/healthz").status_code == 200, timeout=20,
+                       what="a new connection served once the others are gone")
