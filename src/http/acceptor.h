@@ -19,7 +19,8 @@ osc_err osc_acceptor_open(const struct sockaddr_storage *addr, osc_acceptor **ou
 /* Starts accepting, handing every connection to hand_over(cls, ...). */
 osc_err osc_acceptor_start(osc_acceptor *a, osc_hand_over_fn hand_over, void *cls);
 /* Stops accepting (new clients are refused from here on), waits for the thread, closes the
- * socket and frees a. Connections already handed over are the daemon's. NULL is a no-op. */
+ * socket and frees a. Connections already handed over are left to hand_over's side. NULL is a
+ * no-op. */
 void osc_acceptor_close(osc_acceptor *a);
 
 #endif
