@@ -383,7 +383,7 @@ static const struct command COMMANDS[] = {
      "  OSCRED_DATABASE_POOL_SIZE database connections (8)\n"
      "  OSCRED_DATABASE_PREPARED  on|off: named prepared statements (on; off for pgbouncer < "
      "1.21)\n"
-     "  OSCRED_WORKER_THREADS     HTTP worker threads (twice the pool size)\n"
+     "  OSCRED_WORKER_THREADS     HTTP worker threads (the pool size)\n"
      "  OSCRED_PASSWORD_ITERATIONS PBKDF2 iterations for new password hashes (600000)\n"
      "  OSCRED_SHUTDOWN_GRACE     seconds in-flight requests get after SIGTERM (20)\n"
      "  OSCRED_LOG_LEVEL          debug|info|warn|error (info)\n"},

@@ -27,7 +27,7 @@ CLIENT_TIMEOUT = BOUND + 6  # past this a request counts as hung
 RESUME = 30
 WORKERS = 6
 SYNC_DEADLINE = 1.5
-WORKER_THREADS = 16  # deploy/kubernetes/deployment.yaml's setting
+WORKER_THREADS = 8  # deploy/kubernetes/deployment.yaml's setting
 
 
 class Worker(threading.Thread):
