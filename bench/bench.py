@@ -212,6 +212,46 @@ def login(port, domain, user, password):
 
 # ---------------------------------------------------------------- wrk
 
+def server_histogram(port):
+    """oscred's own request-time histogram (GET /metrics: from its router's call to its answer, not counting the
+    time a request waits for its worker or in the kernel), summed over every route but /metrics and /healthz (wrk's
+    fillers): {le label: cumulative count}. None from a server without one (baseline204, Keystone)."""
+    try:
+        status, _, data = http_call(port, "GET", "/metrics", timeout=10)
+    except (OSError, http.client.HTTPException):
+        return None
+    if status != 200:
+        return None
+    h = {}
+    for line in data.decode(errors="replace").splitlines():
+        if not line.startswith("http_request_duration_seconds_bucket{") or \
+                'route="/metrics"' in line or 'route="/healthz"' in line:
+            continue
+        labels, value = line.rsplit(" ", 1)
+        le = labels.split('le="', 1)[1].split('"', 1)[0]
+        h[le] = h.get(le, 0) + int(value)
+    return h or None
+
+
+def histogram_delta(after, before):
+    if not after or before is None:
+        return None
+    return {le: n - before.get(le, 0) for le, n in after.items()}
+
+
+def histogram_stats(h):
+    """(upper bound of the bucket holding the 99th percentile in ms, None past the last bound; share of requests
+    over 10 ms) of a server_histogram delta; None when it counted nothing."""
+    if not h:
+        return None
+    bounds = sorted(h, key=lambda le: float("inf") if le == "+Inf" else float(le))
+    total = h[bounds[-1]]
+    if total <= 0:
+        return None
+    p99 = next(le for le in bounds if h[le] >= 0.99 * total)
+    return None if p99 == "+Inf" else float(p99) * 1000, (total - h.get("0.01", 0)) / total
+
+
 def wrk(script, port, duration, env, threads=WRK_THREADS, connections=CONNECTIONS, timeout_s=10,
         done_marker=None, max_wait=None):
     """Runs wrk with bench/lua/SCRIPT; returns the result dict of common.lua's done(). With done_marker, the
@@ -232,6 +272,7 @@ def wrk(script, port, duration, env, threads=WRK_THREADS, connections=CONNECTION
     argv = ["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % int(wall),
             "--timeout", "%ds" % timeout_s, "-s", os.path.join(LUA, script), "http://127.0.0.1:%d" % port]
     out = open(os.path.join(RUN, "wrk.out"), "w")
+    hist_before = server_histogram(port)
     p = PROCS.start("wrk", argv, env=e, stdout=out, stderr=subprocess.STDOUT)
     t0 = time.time()
     while done_marker and p.poll() is None:
@@ -249,6 +290,7 @@ def wrk(script, port, duration, env, threads=WRK_THREADS, connections=CONNECTION
     with open(result) as f:
         r = json.load(f)
     r["wall_s"] = time.time() - t0
+    r["server_hist"] = histogram_delta(server_histogram(port), hist_before)
     return r
 
 
@@ -259,7 +301,7 @@ def summarize(r):
     return {"req_s": count / secs if secs > 0 else 0.0, "requests": count, "seconds": round(secs, 2),
             "p50_ms": r["latency_us"]["p50"] / 1000.0, "p99_ms": r["latency_us"]["p99"] / 1000.0,
             "non2xx": r["non2xx"], "codes": r["codes"], "socket_errors": r["socket_errors"],
-            "errors": r["non2xx"] + sock, "first_bad": r.get("first_bad", "")}
+            "errors": r["non2xx"] + sock, "first_bad": r.get("first_bad", ""), "server_hist": r.get("server_hist")}
 
 
 # ---------------------------------------------------------------- pgbench
@@ -326,6 +368,8 @@ def merge_rounds(a, b):
         m["codes"][code] = m["codes"].get(code, 0) + count
     m["socket_errors"] = {k: a["socket_errors"].get(k, 0) + v for k, v in b["socket_errors"].items()}
     m["first_bad"] = a.get("first_bad") or b.get("first_bad", "")
+    m["server_hist"] = ({le: n + a["server_hist"].get(le, 0) for le, n in b["server_hist"].items()}
+                        if a.get("server_hist") and b.get("server_hist") else None)
     for k in [k for k in b if k.startswith("baseline") and k.endswith(("_req_s", "_ms"))]:
         vals = [v for v in (a.get(k), b.get(k)) if v is not None]
         # a's value already averages its n - 1 rounds
@@ -570,12 +614,15 @@ class Bench:
         if baseline_note:
             s["baseline_note"] = baseline_note
         s.update(extra)
+        st = histogram_stats(s.get("server_hist"))
         s["rounds"] = [{"req_s": s["req_s"], "p50_ms": s["p50_ms"], "p99_ms": s["p99_ms"],
-                        "baseline_req_s": baseline_req_s}]
+                        "baseline_req_s": baseline_req_s, "server_p99_le_ms": st[0] if st else None}]
         if self.round > 0:
             s = merge_rounds(self.results[name], s)
         else:
             self.order.append(name)
+        st = histogram_stats(s.get("server_hist"))
+        s["server_p99_le_ms"], s["server_over_10ms"] = st if st else (None, None)
         self.results[name] = s
         if s["failed"]:
             self.failed = True
@@ -1072,6 +1119,18 @@ class Bench:
             lines.append("pgbench's own mean latency per request at %d clients (the database's share of a request at "
                          "this concurrency, from pgbench -r; oscred's mean cannot be lower, its p99 not below the "
                          "mean): %s." % (CONNECTIONS, "; ".join(means)))
+        inside = []
+        for n in self.order:
+            s = self.results[n]
+            if s.get("server_over_10ms") is None:
+                continue
+            le = s["server_p99_le_ms"]
+            bucket = "<= %g ms" % le if le is not None else "above its last bucket"
+            inside.append("%s %s (%.2f %% over 10 ms)" % (n, bucket, 100 * s["server_over_10ms"]))
+        if inside:
+            lines.append("")
+            lines.append("oscred's own request time (its /metrics histogram: from routing to the answer, without the "
+                         "wait for a worker or in the kernel), 99th percentile's bucket: %s." % "; ".join(inside))
         if c8:
             lines.append("")
             lines.append("pgbench with %d clients (oscred's pool size), req/s: %s." % (POOL_SIZE, "; ".join(c8)))
