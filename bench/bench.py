@@ -418,6 +418,7 @@ class Bench:
         self.pg_latency = {}
         self.failed = False
         self.keystone = None
+        self.pg_settings = {}
         self.tag = "main"
         self.ref_results, self.ref_order = None, []
         self.soak_result = None
@@ -440,8 +441,10 @@ class Bench:
         PROCS.pg_dir = os.path.join(RUN, "pg")
         self.url = run(["bash", os.path.join(ROOT, "scripts/pg"), "start", PROCS.pg_dir, str(self.pg_port)]
                        ).stdout.strip().splitlines()[-1]
-        settings = psql(self.url, "SELECT current_setting('synchronous_commit') || ' ' || current_setting('fsync')")
-        log("PostgreSQL synchronous_commit/fsync: %s" % settings.strip())
+        names = ("synchronous_commit", "fsync", "shared_buffers")
+        values = psql(self.url, "SELECT %s" % " || ' ' || ".join("current_setting('%s')" % n for n in names))
+        self.pg_settings = dict(zip(names, values.split()))
+        log("PostgreSQL %s" % ", ".join("%s %s" % kv for kv in self.pg_settings.items()))
 
         keys = run([OSCRED, "keygen"]).stdout
         self.keys_file = os.path.join(RUN, "keys.json")
@@ -1170,6 +1173,7 @@ class Bench:
         doc = {
             "stamp": stamp, "mode": "quick" if self.quick else "full", "duration_s": self.duration,
             "keys": self.args.keys, "connections": CONNECTIONS, "oscred_env": self.args.env, "cpus": os.cpu_count(),
+            "postgresql": self.pg_settings,
             "commit": run(["git", "-C", ROOT, "rev-parse", "--short=12", "HEAD"], check=False).stdout.strip(),
             "failed": self.failed, "memory": self.memory, "loadavg_before": self.load,
             "scenarios": {name: {k: v for k, v in self.results[name].items() if k != "baseline_output"}
