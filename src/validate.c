@@ -50,9 +50,9 @@ int osc_valid_id(const char *s)
     return n == 32;
 }
 
-/* Decodes one UTF-8 sequence at s; returns its length and the code point, or 0 if invalid. */
-static size_t utf8_next(const unsigned char *s, unsigned long *cp)
+size_t osc_utf8_next(const char *str, unsigned long *cp)
 {
+    const unsigned char *s = (const unsigned char *)str;
     unsigned long c;
     size_t len, i;
 
@@ -86,12 +86,12 @@ static size_t utf8_next(const unsigned char *s, unsigned long *cp)
 
 long osc_utf8_length(const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
+    const char *p = s;
     long n = 0;
 
     while (*p) {
         unsigned long cp;
-        size_t len = utf8_next(p, &cp);
+        size_t len = osc_utf8_next(p, &cp);
         if (!len)
             return -1;
         p += len;
@@ -102,14 +102,14 @@ long osc_utf8_length(const char *s)
 
 int osc_valid_text(const char *s, size_t max_chars)
 {
-    const unsigned char *p = (const unsigned char *)s;
+    const char *p = s;
     size_t n = 0;
 
     if (!s)
         return 0;
     while (*p) {
         unsigned long cp;
-        size_t len = utf8_next(p, &cp);
+        size_t len = osc_utf8_next(p, &cp);
         if (!len || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0))
             return 0;
         p += len;

@@ -13,6 +13,9 @@ int osc_valid_id(const char *s);
 /* Number of characters of a NUL-terminated UTF-8 string, or -1 if it is not valid UTF-8
  * (overlong forms, surrogates and code points above U+10FFFF are invalid). */
 long osc_utf8_length(const char *s);
+/* Decodes the UTF-8 character at s (not at its NUL): its length in bytes and *cp, or 0 when the
+ * bytes there are not valid UTF-8. */
+size_t osc_utf8_next(const char *s, unsigned long *cp);
 /* Free text (descriptions): valid UTF-8, at most max_chars characters, no control characters. */
 int osc_valid_text(const char *s, size_t max_chars);
 /* Passwords: valid UTF-8, 1 to 1024 bytes, no NUL (JSON may carry one). */

@@ -1,11 +1,13 @@
 /* Response rendering, and the one place where an osc_err becomes a status code and a body:
  * Keystone JSON on /v3, IAM-style JSON on /v3.0 (with the documented Keystone-style body for the
  * third key), plain JSON for probes. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http.h"
+#include "oscred/validate.h"
 #include "xml.h"
 
 static const char *status_title(int status)
@@ -109,6 +111,10 @@ void osc_resp_error(const struct osc_ctx *ctx, enum osc_surface surface, osc_err
         aws_error(ctx, err, msg, resp);
         return;
     }
+    /* JSON cannot carry a message that is not UTF-8 (an echoed parameter, or one cut short by a
+     * length limit); never echo it raw. */
+    if (osc_utf8_length(msg) < 0)
+        msg = osc_err_default_message(err);
     if (surface == OSC_SURFACE_IAM && err != OSC_E_KEY_LIMIT) {
         j = json_pack("{s:s, s:s, s:s}", "error_code", osc_err_rest_code(err), "error_msg", msg,
                       "request_id", ctx->request_id);
@@ -117,11 +123,6 @@ void osc_resp_error(const struct osc_ctx *ctx, enum osc_surface surface, osc_err
         j = json_pack("{s:{s:i, s:s, s:s}}", "error", "code", status, "title", status_title(status),
                       "message", msg);
     }
-    if (!j) {
-        /* A message that is not valid UTF-8 cannot be rendered; never echo it raw. */
-        j = json_pack("{s:{s:i, s:s, s:s}}", "error", "code", status, "title", status_title(status),
-                      "message", osc_err_default_message(err));
-    }
     if (status == 401 && surface == OSC_SURFACE_KEYSTONE) {
         char h[600];
         snprintf(h, sizeof(h), "Keystone uri=\"%s/v3\"", base_url ? base_url : "");
@@ -129,6 +130,17 @@ void osc_resp_error(const struct osc_ctx *ctx, enum osc_surface surface, osc_err
     }
     if (osc_resp_json(resp, status, j) != OSC_OK)
         ulfius_set_string_body_response(resp, 500, "{}");
+}
+
+/* What a Host header may hold to be echoed in links: a name, an IPv4 or a bracketed IPv6 address,
+ * and a port (anything else, a client's junk included, would spoil the JSON or the links). */
+static int host_chars(const char *s)
+{
+    for (; *s; s++) {
+        if (!isalnum((unsigned char)*s) && !strchr(".-_:[]", *s))
+            return 0;
+    }
+    return 1;
 }
 
 char *osc_base_url(const struct osc_app *app, const struct osc_req *r)
@@ -145,7 +157,7 @@ char *osc_base_url(const struct osc_app *app, const struct osc_req *r)
         return s;
     }
     host = osc_req_header(r, "Host", NULL);
-    if (!host || !host[0] || strpbrk(host, "\"\\ /<>"))
+    if (!host || !host[0] || !host_chars(host))
         host = "localhost";
     n = strlen(host) + 8;
     s = malloc(n);

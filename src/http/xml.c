@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oscred/validate.h"
 #include "xml.h"
 
 void osc_xml_init(struct osc_xml *x)
@@ -63,10 +64,27 @@ void osc_xml_empty(struct osc_xml *x, const char *tag)
     add(x, "/>", 2);
 }
 
+/* Characters XML 1.0 does not allow, even as references: C0 controls but tab, LF and CR, and
+ * U+FFFE, U+FFFF. */
+static int xml_char(unsigned long cp)
+{
+    return cp >= 0x20 ? cp != 0xfffe && cp != 0xffff : cp == '\t' || cp == '\n' || cp == '\r';
+}
+
 void osc_xml_escaped(struct osc_xml *x, const char *s)
 {
-    for (const char *p = s; *p; p++) {
-        switch (*p) {
+    static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+
+    for (const char *p = s; *p;) {
+        unsigned long cp;
+        size_t len = osc_utf8_next(p, &cp);
+
+        if (!len) { /* a stray byte, or a character cut by a length limit */
+            osc_xml_raw(x, replacement);
+            p++;
+            continue;
+        }
+        switch (cp) {
         case '<':
             osc_xml_raw(x, "&lt;");
             break;
@@ -86,9 +104,13 @@ void osc_xml_escaped(struct osc_xml *x, const char *s)
             osc_xml_raw(x, "&#13;");
             break;
         default:
-            add(x, p, 1);
+            if (xml_char(cp))
+                add(x, p, len);
+            else
+                osc_xml_raw(x, replacement);
             break;
         }
+        p += len;
     }
 }
 

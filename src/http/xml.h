@@ -19,7 +19,8 @@ void osc_xml_open(struct osc_xml *x, const char *tag);
 void osc_xml_close(struct osc_xml *x, const char *tag);
 /* <tag/> */
 void osc_xml_empty(struct osc_xml *x, const char *tag);
-/* Appends s with &, <, >, quotes and CR escaped. */
+/* Appends s with &, <, >, quotes and CR escaped, and U+FFFD for each byte that is not UTF-8 and
+ * each character XML cannot carry (C0 controls but tab and LF). */
 void osc_xml_escaped(struct osc_xml *x, const char *s);
 /* <tag>escaped value</tag> */
 void osc_xml_text(struct osc_xml *x, const char *tag, const char *value);

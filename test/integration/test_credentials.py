@@ -350,6 +350,15 @@ def test_access_key_query_parameter_is_refused_and_changes_nothing(base, admin, 
         [(a["access"], "active", "a"), (b["access"], "active", "b")])
 
 
+@pytest.mark.parametrize("query", ["?%FF=1", "?a%01%C3=1", "?user_id=%FF%FE"], ids=["name_not_utf8", "name_cut_utf8",
+                                                                                  "value_not_utf8"])
+def test_query_of_any_bytes_is_refused_in_the_iam_shape(base, admin, query):
+    """A refusal that names a parameter the client sent, whatever its bytes, still has the /v3.0 body
+    (error_code, error_msg, request_id) the Huawei SDK reads."""
+    r = client.request("GET", base, CREDS + query, token=admin.token)
+    client.assert_iam_error(r, 400)
+
+
 BAD_CREATE_BODIES = {
     "truncated": '{"credential": {"user_id": "UID"',
     "not_json": "user_id=UID",

@@ -1,4 +1,9 @@
 """Version discovery (spec huawei-keystone.md §3.4, §3.5): keystoneauth follows links[rel=self].href."""
+import json
+import socket
+
+import pytest
+
 import client
 
 
@@ -32,6 +37,34 @@ def test_self_href_uses_public_url_when_configured(server_factory):
     r = client.get(srv.base_url, "/v3")
     assert r.status_code == 200, r.text
     assert _self_href(r.json()["version"]) == public + "/v3/"
+
+
+def _raw_get(base, path, host):
+    """GET with a Host header of raw bytes (HTTP clients refuse to send such a header)."""
+    hostport = base.split("//", 1)[1]
+    ip, port = hostport.rsplit(":", 1)
+    with socket.create_connection((ip, int(port)), timeout=10) as s:
+        s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+@pytest.mark.parametrize("host", [b"\xff\xfe", b"caf\xc3", b"a b", b"x\"y", b"evil.test/path"],
+                         ids=["not_utf8", "cut_utf8", "space", "quote", "slash"])
+def test_links_of_an_unusable_host_header_name_localhost(base, host):
+    """Links echo the Host header; one that is no host name (any bytes a client sends) is not echoed, and
+    the answer is still the version document, not a 500."""
+    for path, status, version in (("/", 300, lambda j: j["versions"]["values"][0]), ("/v3", 200, lambda j: j["version"])):
+        got, body = _raw_get(base, path, host)
+        assert got == status, (path, got, body[:300])
+        href = _self_href(version(json.loads(body)))
+        assert href.startswith("http://localhost/v3"), href
 
 
 def test_v3_is_200_with_the_version_object(base):

@@ -332,6 +332,16 @@ def test_names_are_unique_across_users_and_roles(base, admin, radm, make_user):
     assert client.user_snapshot(base, admin.token) == before_users
 
 
+@pytest.mark.parametrize("value", ["a\x01b", b"caf\xc3", b"\xff\xfe", "tab\there", "x" * 127 + "\u00e9"],
+                         ids=["control", "cut_utf8", "not_utf8", "tab", "cut_at_128_bytes"])
+def test_error_messages_echoing_any_byte_stay_well_formed_xml(base, radm, value):
+    """Validation and refusal messages quote the request's parameters, cut to a length: whatever bytes those
+    hold, the answer is XML an SDK parses (sa_client parses it), with the AWS error code."""
+    ans = sc.aws_query(base, radm.key, "CreateUser", {"UserName": value}).fails("ValidationError", 400)
+    assert ans.message.startswith("1 validation error detected: "), ans.describe()
+    sc.aws_query(base, radm.key, "ListAccessKeys", {"UserName": value}).fails("ValidationError", 400)
+
+
 # -- ListRoles -----------------------------------------------------------------------------------------------------
 
 def test_list_roles_order_markers_and_path_prefix(base, radm):

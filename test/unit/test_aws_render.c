@@ -395,6 +395,44 @@ static void test_aws_render_role_escapes_text(void **state)
                     "<Tags><member><Key>k&lt;</Key><Value>v&amp;</Value></member></Tags>");
 }
 
+/* Error messages echo request parameters, which may hold any byte but NUL: the document must stay
+ * XML that botocore's parser accepts (XML 1.0 forbids C0 controls but tab, LF and CR, even as
+ * references). */
+static void escapes_to(const char *in, const char *want)
+{
+    struct osc_xml x;
+    osc_xml_init(&x);
+    osc_xml_escaped(&x, in);
+    assert_string_equal(doc(&x), want);
+    osc_xml_cleanup(&x);
+}
+
+static void test_aws_render_escape_keeps_utf8_tab_and_newline(void **state)
+{
+    (void)state;
+    escapes_to("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91\ta\nb",
+               "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91\ta\nb");
+    escapes_to("", "");
+}
+
+static void test_aws_render_escape_replaces_what_xml_cannot_carry(void **state)
+{
+    (void)state;
+    /* C0 controls, DEL is allowed; U+FFFE and U+FFFF are not characters in XML */
+    escapes_to("a\x01"
+               "b\x1f\x7f",
+               "a\xef\xbf\xbd"
+               "b\xef\xbf\xbd\x7f");
+    escapes_to("\xef\xbf\xbe\xef\xbf\xbf", "\xef\xbf\xbd\xef\xbf\xbd");
+    /* bytes that are not UTF-8: one replacement each */
+    escapes_to("x\xff\xfe", "x\xef\xbf\xbd\xef\xbf\xbd");
+    escapes_to("\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd");                 /* overlong '/' */
+    escapes_to("\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"); /* a surrogate */
+    /* a character cut by a length limit (%.64s) */
+    escapes_to("ab\xe2\x82", "ab\xef\xbf\xbd\xef\xbf\xbd");
+    escapes_to("\xe2\x82<", "\xef\xbf\xbd\xef\xbf\xbd&lt;");
+}
+
 /* ---- users and tags */
 
 static void test_aws_render_user_without_tags(void **state)
@@ -451,6 +489,8 @@ static void test_aws_render_time_in_utc_seconds(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_aws_render_escape_keeps_utf8_tab_and_newline),
+        cmocka_unit_test(test_aws_render_escape_replaces_what_xml_cannot_carry),
         cmocka_unit_test(test_aws_render_trust_policy_objects_pass),
         cmocka_unit_test(test_aws_render_trust_policy_non_objects_fail),
         cmocka_unit_test(test_aws_render_trust_policy_control_characters_fail),
