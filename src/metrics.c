@@ -21,7 +21,7 @@ static const double BUCKETS[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 struct series {
     const char *surface;
     const char *route;
-    char method[8];
+    const char *method; /* one of METHODS */
     int status;
     _Atomic uint64_t count;
     _Atomic uint64_t buckets[NBUCKETS]; /* cumulative counts are computed when rendering */
@@ -50,30 +50,44 @@ void osc_metrics_db_cancel(void)
 }
 static _Atomic size_t nreasons;
 
+/* The method's label: the methods HTTP defines, and OTHER for whatever verb a client makes up,
+ * so clients cannot grow the table. */
+static const char *const METHODS[] = {"GET",    "HEAD",    "POST",  "PUT",    "PATCH",
+                                      "DELETE", "OPTIONS", "TRACE", "CONNECT"};
+
+static const char OTHER_METHOD[] = "OTHER";
+
+static const char *method_label(const char *method)
+{
+    for (size_t i = 0; i < sizeof(METHODS) / sizeof(METHODS[0]); i++) {
+        if (strcmp(method, METHODS[i]) == 0)
+            return METHODS[i];
+    }
+    return OTHER_METHOD;
+}
+
 static struct series *series_for(const char *surface, const char *route, const char *method,
                                  int status)
 {
     size_t n = atomic_load(&nseries);
     struct series *s = NULL;
 
+    method = method_label(method);
     for (size_t i = 0; i < n; i++) {
-        if (table[i].route == route && table[i].status == status &&
-            strcmp(table[i].method, method) == 0)
+        if (table[i].route == route && table[i].status == status && table[i].method == method)
             return &table[i];
     }
     pthread_mutex_lock(&mu);
     n = atomic_load(&nseries);
     for (size_t i = 0; i < n && !s; i++) {
-        if (table[i].route == route && table[i].status == status &&
-            strcmp(table[i].method, method) == 0)
+        if (table[i].route == route && table[i].status == status && table[i].method == method)
             s = &table[i];
     }
     if (!s && n < MAX_SERIES) {
         s = &table[n];
         s->surface = surface;
         s->route = route;
-        /* Unknown verbs are folded so clients cannot grow the table. */
-        snprintf(s->method, sizeof(s->method), "%s", strlen(method) < 8 ? method : "OTHER");
+        s->method = method;
         s->status = status;
         atomic_store(&nseries, n + 1);
     }

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 
 import pytest
+import requests
 import yaml
 
 import client
@@ -224,3 +225,20 @@ def test_probes_are_not_logged_at_info(traffic, msrv):
               and str(rec.get("route", "")).rstrip("/") in ("/healthz", "/readyz")]
     assert not probes, "probe requests logged at level info: %s" % probes[:2]
     assert any(rec.get("event") == "request" for rec in records), "no access lines at all at level info"
+
+
+def test_made_up_methods_share_one_label_and_cannot_fill_the_table(server_factory):
+    """Clients choose the method: 600 made-up verbs (more than the table's 512 series) are counted under
+    method="OTHER", and a route answered afterwards still gets its series."""
+    srv = server_factory("metrics-verbs")
+    base = srv.base_url
+    with requests.Session() as s:
+        for i in range(600):
+            r = s.request("Q%05d" % i, base + "/v3/nowhere", timeout=10)
+            assert r.status_code in (404, 405), (i, r.status_code, r.text)
+    assert client.get(base, "/v3").status_code == 200
+    _, _, samples = _scrape(base)
+    methods = {labels["method"] for name, labels, _ in samples if name == "http_requests_total"}
+    assert methods <= {"GET", "OTHER"}, methods
+    assert opsutil.total(samples, "http_requests_total", method="OTHER") == 600
+    assert opsutil.total(samples, "http_requests_total", method="GET", code="200") >= 1
