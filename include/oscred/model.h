@@ -59,6 +59,9 @@ struct osc_tag {
     char key[129 * 4];   /* 128 characters of UTF-8 */
     char value[257 * 4]; /* 256 characters of UTF-8 */
 };
+/* AWS's wording; tag keys are compared ignoring case. */
+#define OSC_MSG_DUPLICATE_TAG_KEYS                                                                 \
+    "Duplicate tag keys found. Please note that Tag keys are case insensitive."
 
 #define OSC_SA_DESC_MAX 1000        /* characters */
 #define OSC_TRUST_POLICY_MAX 131072 /* characters */

@@ -69,7 +69,8 @@ struct osc_new_user {
 };
 
 /* Creates a user with its tags. OSC_E_CONFLICT if the name is taken in the domain (any case, any
- * kind); *holder_kind then says which kind holds it. */
+ * kind); *holder_kind then says which kind holds it. OSC_E_INVALID_INPUT if two tag keys are the
+ * same to PostgreSQL's lower() (which folds letters beyond ASCII too). */
 osc_err osc_store_create_user(osc_store *st, const struct osc_audit *a, const char *domain_id,
                               const struct osc_new_user *u, struct osc_principal *out,
                               enum osc_kind *holder_kind);
@@ -100,8 +101,9 @@ struct osc_new_sa {
     size_t ntags;
 };
 
-/* Creates a service account. OSC_E_CONFLICT (with *holder_kind) if the name is taken. *out is
- * the caller's to clean up (osc_service_account_cleanup). */
+/* Creates a service account. OSC_E_CONFLICT (with *holder_kind) if the name is taken,
+ * OSC_E_INVALID_INPUT for tag keys alike as for users. *out is the caller's to clean up
+ * (osc_service_account_cleanup). */
 osc_err osc_store_create_service_account(osc_store *st, const struct osc_audit *a,
                                          const char *domain_id, const struct osc_new_sa *n,
                                          struct osc_service_account *out,

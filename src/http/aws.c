@@ -329,12 +329,17 @@ static osc_err parse_tags(struct call *c, struct osc_tag *tags, size_t *ntags)
                       "regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+",
                       member);
         snprintf(member, sizeof(member), "tags.%zu.member.value", n + 1);
-        if (val && chars(val) > 256)
+        if (!val)
+            violation(&c->v,
+                      "Value null at '%s' failed to satisfy constraint: Member must not be "
+                      "null",
+                      member);
+        else if (chars(val) > 256)
             violation(&c->v,
                       "Value at '%s' failed to satisfy constraint: Member must have length "
                       "less than or equal to 256",
                       member);
-        else if (val && !tag_text_ok(val))
+        else if (!tag_text_ok(val))
             violation(&c->v,
                       "Value at '%s' failed to satisfy constraint: Member must satisfy "
                       "regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*",
@@ -350,9 +355,7 @@ static osc_err parse_tags(struct call *c, struct osc_tag *tags, size_t *ntags)
     for (size_t i = 0; i < n; i++) {
         for (size_t j = i + 1; j < n; j++) {
             if (strcasecmp(tags[i].key, tags[j].key) == 0)
-                return osc_ctx_fail(c->ctx, OSC_E_INVALID_INPUT,
-                                    "Duplicate tag keys found. Please note that Tag keys are case "
-                                    "insensitive.");
+                return osc_ctx_fail(c->ctx, OSC_E_INVALID_INPUT, OSC_MSG_DUPLICATE_TAG_KEYS);
         }
     }
     *ntags = n;

@@ -30,6 +30,8 @@ osc_err osc_svcacct_create(struct osc_app *app, struct osc_ctx *ctx, const struc
         return osc_ctx_fail(ctx, err, "a %s named %s already exists in this domain",
                             holder == OSC_KIND_SERVICE_ACCOUNT ? "service account" : "user",
                             spec->name);
+    if (err == OSC_E_INVALID_INPUT)
+        return osc_ctx_fail(ctx, err, OSC_MSG_DUPLICATE_TAG_KEYS);
     if (!err)
         err = osc_pcache_put(app->pcache, &out->p);
     return err;

@@ -53,6 +53,10 @@ osc_err osc_user_create(struct osc_app *app, struct osc_ctx *ctx, const struct o
                      holder == OSC_KIND_SERVICE_ACCOUNT ? "service account" : "user", spec->name);
         goto out;
     }
+    if (err == OSC_E_INVALID_INPUT) {
+        osc_ctx_fail(ctx, err, OSC_MSG_DUPLICATE_TAG_KEYS);
+        goto out;
+    }
     if (!err)
         err = osc_pcache_put(app->pcache, out);
 out:

@@ -697,6 +697,23 @@ osc_err osc_store_each_principal(osc_store *st,
     return err;
 }
 
+/* A principal create that broke a unique index. Two tag keys alike to PostgreSQL's lower(), which
+ * folds more than ASCII: OSC_E_INVALID_INPUT. Otherwise the name is taken: OSC_E_CONFLICT, with
+ * the kind of the principal that holds it (a user when it is gone again by now). */
+static osc_err create_refused(osc_store *st, const struct pool_error *perr, const char *domain_id,
+                              const char *name, enum osc_kind *holder_kind)
+{
+    struct osc_principal holder = {0};
+
+    if (strcmp(perr->constraint, "principal_tags_key") == 0)
+        return OSC_E_INVALID_INPUT;
+    *holder_kind = OSC_KIND_USER;
+    if (osc_store_find_principal(st, domain_id, NULL, name, 0, &holder) == OSC_OK)
+        *holder_kind = holder.kind;
+    osc_principal_cleanup(&holder);
+    return OSC_E_CONFLICT;
+}
+
 osc_err osc_store_create_user(osc_store *st, const struct osc_audit *a, const char *domain_id,
                               const struct osc_new_user *u, struct osc_principal *out,
                               enum osc_kind *holder_kind)
@@ -718,12 +735,7 @@ osc_err osc_store_create_user(osc_store *st, const struct osc_audit *a, const ch
         values};
     err = run(st, Q_CREATE_USER, v, NULL, NULL, &r, &perr);
     if (err == OSC_E_INTERNAL && strcmp(perr.sqlstate, "23505") == 0) {
-        struct osc_principal holder;
-        err = OSC_E_CONFLICT;
-        *holder_kind = OSC_KIND_USER;
-        if (osc_store_find_principal(st, domain_id, NULL, u->name, 0, &holder) == OSC_OK)
-            *holder_kind = holder.kind;
-        osc_principal_cleanup(&holder);
+        err = create_refused(st, &perr, domain_id, u->name, holder_kind);
         goto out;
     }
     if (err)
@@ -1372,12 +1384,7 @@ osc_err osc_store_create_service_account(osc_store *st, const struct osc_audit *
                        a->request_id};
     err = run(st, Q_CREATE_SA, v, NULL, NULL, &r, &perr);
     if (err == OSC_E_INTERNAL && strcmp(perr.sqlstate, "23505") == 0) {
-        struct osc_principal holder;
-        err = OSC_E_CONFLICT;
-        *holder_kind = OSC_KIND_USER;
-        if (osc_store_find_principal(st, domain_id, NULL, n->name, 0, &holder) == OSC_OK)
-            *holder_kind = holder.kind;
-        osc_principal_cleanup(&holder);
+        err = create_refused(st, &perr, domain_id, n->name, holder_kind);
         goto out;
     }
     if (!err && PQntuples(r) != 1)

@@ -332,6 +332,32 @@ def test_names_are_unique_across_users_and_roles(base, admin, radm, make_user):
     assert client.user_snapshot(base, admin.token) == before_users
 
 
+def test_tag_errors_of_create_user_and_create_role_leave_the_name_free(base, admin, radm):
+    """Tag keys that differ only in the case of a letter beyond ASCII are duplicates too (PostgreSQL's lower()
+    folds them, and its unique index refuses the second); a tag without a Value is a validation error. Neither
+    may pass for a taken name (409), nor stop the name being used right after."""
+    before_sa, before_users = sc.sa_snapshot(base, admin.token), client.user_snapshot(base, admin.token)
+    for action, name_param, extra in (("CreateUser", "UserName", {}),
+                                      ("CreateRole", "RoleName", {"AssumeRolePolicyDocument": "{}"})):
+        name = sc.sa_name("tagerr")
+        params = dict(extra, **{name_param: name})
+        sc.aws_query(base, radm.key, action, dict(params, **{
+            "Tags.member.1.Key": "\u00c9quipe", "Tags.member.1.Value": "a",
+            "Tags.member.2.Key": "\u00e9quipe", "Tags.member.2.Value": "b"})).fails("InvalidInput", 400, sc.MSG_DUP_TAGS)
+        ans = sc.aws_query(base, radm.key, action, dict(params, **{"Tags.member.1.Key": "team"})).fails(
+            "ValidationError", 400)
+        assert ans.message == ("1 validation error detected: Value null at 'tags.1.member.value' failed to satisfy "
+                               "constraint: Member must not be null"), ans.describe()
+        sc.aws_query(base, radm.key, action, dict(params, **{"Tags.member.1.Key": "\u00c9quipe",
+                                                            "Tags.member.1.Value": "a"})).ok()
+        if action == "CreateUser":
+            sc.aws_query(base, radm.key, "DeleteUser", {"UserName": name}).ok()
+        else:
+            sc.aws_query(base, radm.key, "DeleteRole", {"RoleName": name}).ok()
+    assert sc.sa_snapshot(base, admin.token) == before_sa
+    assert client.user_snapshot(base, admin.token) == before_users
+
+
 @pytest.mark.parametrize("value", ["a\x01b", b"caf\xc3", b"\xff\xfe", "tab\there", "x" * 127 + "\u00e9"],
                          ids=["control", "cut_utf8", "not_utf8", "tab", "cut_at_128_bytes"])
 def test_error_messages_echoing_any_byte_stay_well_formed_xml(base, radm, value):

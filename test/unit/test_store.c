@@ -1,5 +1,6 @@
 /* The store's statement runner against a scripted database (fake_libpq.c): which failed statements
- * run once more on a fresh connection, and which must not. */
+ * run once more on a fresh connection, and which must not; what a broken unique index on a
+ * principal create means. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -102,6 +103,44 @@ static void test_store_statement_past_deadline_not_retried(void **state)
     assert_int_equal(fake.execs, 2);
 }
 
+static const struct osc_audit AUDIT = {
+    .request_id = "req-1", .actor_id = "actor", .actor_kind = "user"};
+
+static void test_store_create_with_tag_keys_alike_to_postgres_is_invalid_input(void **state)
+{
+    const struct osc_new_user u = {.name = "alice", .enabled = 1};
+    struct osc_principal out = {0};
+    enum osc_kind holder = OSC_KIND_SERVICE_ACCOUNT;
+    (void)state;
+
+    warm_up();
+    fake_answer_error("23505", "principal_tags_key",
+                      "duplicate key value violates unique constraint \"principal_tags_key\"");
+    assert_int_equal(osc_store_create_user(st, &AUDIT, "domain", &u, &out, &holder),
+                     OSC_E_INVALID_INPUT);
+    assert_int_equal(fake.execs, 2); /* nobody is looked up as the name's holder */
+    osc_principal_cleanup(&out);
+}
+
+static void test_store_create_of_a_name_whose_holder_cannot_be_read_is_a_conflict(void **state)
+{
+    const struct osc_new_user u = {.name = "alice", .enabled = 1};
+    struct osc_principal out = {0};
+    enum osc_kind holder = OSC_KIND_SERVICE_ACCOUNT;
+    (void)state;
+
+    warm_up();
+    fake_answer_error("23505", "principals_domain_name_key",
+                      "duplicate key value violates unique constraint");
+    /* the lookup of the holder fails: nothing of it may be used or freed */
+    fake_answer_error("57014", NULL, "canceling statement due to statement timeout");
+    assert_int_equal(osc_store_create_user(st, &AUDIT, "domain", &u, &out, &holder),
+                     OSC_E_CONFLICT);
+    assert_int_equal(holder, OSC_KIND_USER);
+    assert_int_equal(fake.execs, 3);
+    osc_principal_cleanup(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -111,6 +150,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_store_non_idempotent_statement_not_retried, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_store_create_with_tag_keys_alike_to_postgres_is_invalid_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_store_create_of_a_name_whose_holder_cannot_be_read_is_a_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_statement_past_deadline_not_retried, setup,
                                         teardown),
     };
