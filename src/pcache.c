@@ -6,6 +6,7 @@
 #include "oscred/pcache.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ struct principal {
     unsigned roles;
     uint32_t password_epoch;
     unsigned generation;         /* the full load that last confirmed the entry */
+    uint64_t ticket;             /* of the read the entry came from */
     int64_t forget_at_us;        /* a tombstone, once every token it could refuse has expired */
     const struct domain *domain; /* NULL for a tombstone */
     char name[];
@@ -53,6 +55,7 @@ struct osc_pcache {
     struct map domains;
     struct domain *retired;
     unsigned generation;
+    _Atomic uint64_t tickets;
     int64_t tombstone_ttl_us;
 };
 
@@ -230,7 +233,12 @@ static const struct domain *intern_domain(osc_pcache *pc, const char *id, const 
     return d;
 }
 
-osc_err osc_pcache_put(osc_pcache *pc, const struct osc_principal *p)
+uint64_t osc_pcache_ticket(osc_pcache *pc)
+{
+    return atomic_fetch_add(&pc->tickets, 1) + 1;
+}
+
+osc_err osc_pcache_put(osc_pcache *pc, const struct osc_principal *p, uint64_t ticket)
 {
     osc_err err = OSC_E_INTERNAL;
     size_t len = strnlen(p->name, OSC_NAME_MAX);
@@ -244,6 +252,10 @@ osc_err osc_pcache_put(osc_pcache *pc, const struct osc_principal *p)
     /* A tombstone is final: ids are never reused, so a put that arrives after the delete carries
      * what a database read saw before it (a lookup racing the delete). */
     if (*s && ((struct principal *)*s)->state == OSC_PCACHE_DELETED) {
+        err = OSC_OK;
+        goto out;
+    }
+    if (*s && ((struct principal *)*s)->ticket > ticket) {
         err = OSC_OK;
         goto out;
     }
@@ -263,6 +275,7 @@ osc_err osc_pcache_put(osc_pcache *pc, const struct osc_principal *p)
     e->roles = p->roles;
     e->password_epoch = p->password_epoch;
     e->generation = pc->generation;
+    e->ticket = ticket;
     place(&pc->principals, s, e);
     err = OSC_OK;
 out:

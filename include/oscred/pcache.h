@@ -35,16 +35,22 @@ enum osc_pcache_state {
 osc_err osc_pcache_create(int64_t tombstone_ttl_us, osc_pcache **out);
 void osc_pcache_destroy(osc_pcache *pc);
 
-/* Inserts or replaces the entry of p (no password hash is kept); a principal already recorded
- * as deleted stays deleted. */
-osc_err osc_pcache_put(osc_pcache *pc, const struct osc_principal *p);
+/* A ticket to take just before reading (or writing) a principal in the database, and to hand to
+ * osc_pcache_put with what was read. Tickets increase: a read that began later saw the database
+ * as it was then, so a put whose ticket is older than the entry's own carries older state (a
+ * login that read the principal before a password change and puts it after its slow hash). */
+uint64_t osc_pcache_ticket(osc_pcache *pc);
+/* Inserts or replaces the entry of p (no password hash is kept) unless the entry came from a read
+ * with a newer ticket; a principal already recorded as deleted stays deleted. */
+osc_err osc_pcache_put(osc_pcache *pc, const struct osc_principal *p, uint64_t ticket);
 /* Records that a principal is gone. */
 osc_err osc_pcache_remove(osc_pcache *pc, const char *id);
 /* Copies the entry of id into *out when found. */
 enum osc_pcache_state osc_pcache_get(osc_pcache *pc, const char *id, struct osc_pcache_entry *out);
 
 /* A full reload: begin returns a generation, every osc_pcache_put after it stamps its entry,
- * and end marks the principals the reload did not see as deleted. */
+ * and end marks the principals the reload did not see as deleted. The reload's own puts take
+ * one ticket after begin. */
 unsigned osc_pcache_begin_reload(osc_pcache *pc);
 void osc_pcache_end_reload(osc_pcache *pc, unsigned generation);
 

@@ -202,6 +202,9 @@ osc_err osc_cred_delete_of(struct osc_app *app, struct osc_ctx *ctx, const char 
 /* Loads every principal and revoked token into the cache (start-up, and after the listener
  * reconnects); principals the load does not see are marked deleted. */
 osc_err osc_app_load_cache(struct osc_app *app);
+/* Reads a principal from the database into the cache; a principal that is gone is recorded as
+ * deleted (OSC_E_NOT_FOUND). */
+osc_err osc_app_cache_principal(struct osc_app *app, const char *id);
 /* Applies one change notification of another replica ("p:<id>", "t:<id>:<expiry>"). */
 void osc_app_apply_notification(struct osc_app *app, const char *payload);
 /* Re-seals every stored secret key under the key ring's primary key, batch by batch, online.

@@ -51,11 +51,7 @@ osc_err osc_signing_accept(struct osc_app *app, struct osc_ctx *ctx,
     enum osc_pcache_state st = osc_pcache_get(app->pcache, key->owner_id, &e);
 
     if (st == OSC_PCACHE_MISSING) {
-        struct osc_principal p = {0};
-        osc_err err = osc_store_get_principal(app->store, key->owner_id, NULL, 0, &p);
-        if (!err)
-            err = osc_pcache_put(app->pcache, &p);
-        osc_principal_cleanup(&p);
+        osc_err err = osc_app_cache_principal(app, key->owner_id);
         if (err && err != OSC_E_NOT_FOUND)
             return err;
         st = osc_pcache_get(app->pcache, key->owner_id, &e);

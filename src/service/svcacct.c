@@ -25,6 +25,7 @@ osc_err osc_svcacct_create(struct osc_app *app, struct osc_ctx *ctx, const struc
 
     if (err)
         return osc_ctx_fail(ctx, err, MSG_FORBIDDEN);
+    uint64_t ticket = osc_pcache_ticket(app->pcache);
     err = osc_store_create_service_account(app->store, &a, ctx->caller.domain_id, &n, out, &holder);
     if (err == OSC_E_CONFLICT)
         return osc_ctx_fail(ctx, err, "a %s named %s already exists in this domain",
@@ -33,7 +34,7 @@ osc_err osc_svcacct_create(struct osc_app *app, struct osc_ctx *ctx, const struc
     if (err == OSC_E_INVALID_INPUT)
         return osc_ctx_fail(ctx, err, OSC_MSG_DUPLICATE_TAG_KEYS);
     if (!err)
-        err = osc_pcache_put(app->pcache, &out->p);
+        err = osc_pcache_put(app->pcache, &out->p, ticket);
     return err;
 }
 
@@ -87,12 +88,13 @@ osc_err osc_svcacct_update(struct osc_app *app, struct osc_ctx *ctx, const char 
 
     if (err)
         return osc_ctx_fail(ctx, err, MSG_FORBIDDEN);
+    uint64_t ticket = osc_pcache_ticket(app->pcache);
     err = osc_store_update_service_account(app->store, &a, ctx->caller.domain_id, id, enabled,
                                            description, out);
     if (err == OSC_E_NOT_FOUND)
         return sa_not_found(ctx, id);
     if (!err)
-        err = osc_pcache_put(app->pcache, &out->p);
+        err = osc_pcache_put(app->pcache, &out->p, ticket);
     return err;
 }
 

@@ -1,6 +1,7 @@
 /* Keeping the principal cache and the revoked set in step with the database: the full load, and
  * the notifications other replicas (and this one) trigger by changing principals, role grants and
  * revoked tokens. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,9 +9,15 @@
 #include "oscred/service.h"
 #include "oscred/validate.h"
 
+struct reload {
+    osc_pcache *pc;
+    uint64_t ticket;
+};
+
 static void cache_principal(const struct osc_principal *p, void *arg)
 {
-    (void)osc_pcache_put(arg, p);
+    const struct reload *r = arg;
+    (void)osc_pcache_put(r->pc, p, r->ticket);
 }
 
 static void cache_revoked(const char *token_id, int64_t expires_us, void *arg)
@@ -21,7 +28,8 @@ static void cache_revoked(const char *token_id, int64_t expires_us, void *arg)
 osc_err osc_app_load_cache(struct osc_app *app)
 {
     unsigned gen = osc_pcache_begin_reload(app->pcache);
-    osc_err err = osc_store_each_principal(app->store, cache_principal, app->pcache);
+    struct reload r = {app->pcache, osc_pcache_ticket(app->pcache)};
+    osc_err err = osc_store_each_principal(app->store, cache_principal, &r);
 
     /* Only a complete load may conclude that unseen principals are gone. */
     if (!err)
@@ -31,19 +39,27 @@ osc_err osc_app_load_cache(struct osc_app *app)
     return err;
 }
 
-static void refresh_principal(struct osc_app *app, const char *id)
+osc_err osc_app_cache_principal(struct osc_app *app, const char *id)
 {
     struct osc_principal p = {0};
+    uint64_t ticket = osc_pcache_ticket(app->pcache);
     osc_err err = osc_store_get_principal(app->store, id, NULL, 0, &p);
 
     if (err == OSC_E_NOT_FOUND)
         (void)osc_pcache_remove(app->pcache, id);
     else if (!err)
-        (void)osc_pcache_put(app->pcache, &p);
-    else
+        err = osc_pcache_put(app->pcache, &p, ticket);
+    osc_principal_cleanup(&p);
+    return err;
+}
+
+static void refresh_principal(struct osc_app *app, const char *id)
+{
+    osc_err err = osc_app_cache_principal(app, id);
+
+    if (err && err != OSC_E_NOT_FOUND)
         osc_log(OSC_LOG_WARN, "cache.refresh_failed", "principal_id", id, "error",
                 osc_err_name(err), OSC_LOG_END);
-    osc_principal_cleanup(&p);
 }
 
 void osc_app_apply_notification(struct osc_app *app, const char *payload)

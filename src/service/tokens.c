@@ -43,19 +43,18 @@ static void spend_decoy_time(const char *password)
 /* Loads a principal the cache has never seen (created by another process), or confirms it gone. */
 static osc_err load_principal(struct osc_app *app, const char *id, struct osc_pcache_entry *e)
 {
-    struct osc_principal p = {0};
-    osc_err err = osc_store_get_principal(app->store, id, NULL, 0, &p);
+    osc_err err = osc_app_cache_principal(app, id);
 
-    if (err == OSC_E_NOT_FOUND) {
-        (void)osc_pcache_remove(app->pcache, id);
-        err = OSC_E_UNAUTHENTICATED;
-    } else if (!err) {
-        err = osc_pcache_put(app->pcache, &p);
-        if (!err && osc_pcache_get(app->pcache, id, e) != OSC_PCACHE_FOUND)
-            err = OSC_E_INTERNAL;
+    if (err)
+        return err == OSC_E_NOT_FOUND ? OSC_E_UNAUTHENTICATED : err;
+    switch (osc_pcache_get(app->pcache, id, e)) {
+    case OSC_PCACHE_FOUND:
+        return OSC_OK;
+    case OSC_PCACHE_DELETED: /* deleted since the read */
+        return OSC_E_UNAUTHENTICATED;
+    default:
+        return OSC_E_INTERNAL;
     }
-    osc_principal_cleanup(&p);
-    return err;
 }
 
 /* Decodes and checks a token: MAC, expiry (if asked), revocation, and the principal's current
@@ -119,6 +118,8 @@ osc_err osc_tokens_issue(struct osc_app *app, struct osc_ctx *ctx,
     struct osc_token *t = &out->token;
 
     atomic_store(&decoy_iterations, app->cfg->password_iterations);
+    /* Taken before the read: the hash below takes long enough for the principal to change. */
+    uint64_t ticket = osc_pcache_ticket(app->pcache);
     err = find_user(app, pa, &p);
     if (err == OSC_E_NOT_FOUND || (!err && (p.kind != OSC_KIND_USER || !p.password_hash))) {
         spend_decoy_time(pa->password);
@@ -139,7 +140,7 @@ osc_err osc_tokens_issue(struct osc_app *app, struct osc_ctx *ctx,
         err = osc_ctx_fail(ctx, OSC_E_UNAUTHENTICATED, MSG_UNAUTH);
         goto out;
     }
-    err = osc_pcache_put(app->pcache, &p);
+    err = osc_pcache_put(app->pcache, &p, ticket);
     if (err)
         goto out;
     memset(t, 0, sizeof(*t));

@@ -47,6 +47,7 @@ osc_err osc_user_create(struct osc_app *app, struct osc_ctx *ctx, const struct o
             goto out;
     }
     struct osc_new_user u = {spec->name, hash, spec->enabled, spec->path, spec->tags, spec->ntags};
+    uint64_t ticket = osc_pcache_ticket(app->pcache);
     err = osc_store_create_user(app->store, &a, ctx->caller.domain_id, &u, out, &holder);
     if (err == OSC_E_CONFLICT) {
         osc_ctx_fail(ctx, err, "a %s named %s already exists in this domain",
@@ -58,7 +59,7 @@ osc_err osc_user_create(struct osc_app *app, struct osc_ctx *ctx, const struct o
         goto out;
     }
     if (!err)
-        err = osc_pcache_put(app->pcache, out);
+        err = osc_pcache_put(app->pcache, out, ticket);
 out:
     free_hash(hash);
     return err;
@@ -108,13 +109,14 @@ osc_err osc_user_update(struct osc_app *app, struct osc_ctx *ctx, const char *id
         if (err)
             goto out;
     }
+    uint64_t ticket = osc_pcache_ticket(app->pcache);
     err = osc_store_update_user(app->store, &a, ctx->caller.domain_id, id, enabled, hash, out);
     if (err == OSC_E_NOT_FOUND) {
         user_not_found(ctx, id);
         goto out;
     }
     if (!err)
-        err = osc_pcache_put(app->pcache, out);
+        err = osc_pcache_put(app->pcache, out, ticket);
 out:
     free_hash(hash);
     return err;
@@ -169,17 +171,6 @@ static osc_err principal_of_kind(struct osc_app *app, struct osc_ctx *ctx, enum 
     return err;
 }
 
-static osc_err refresh(struct osc_app *app, const char *domain_id, const char *id)
-{
-    struct osc_principal p = {0};
-    osc_err err = osc_store_get_principal(app->store, id, domain_id, 0, &p);
-
-    if (!err)
-        err = osc_pcache_put(app->pcache, &p);
-    osc_principal_cleanup(&p);
-    return err;
-}
-
 osc_err osc_role_grant(struct osc_app *app, struct osc_ctx *ctx, enum osc_kind kind,
                        const char *domain_id, const char *principal_id, const char *role)
 {
@@ -200,7 +191,7 @@ osc_err osc_role_grant(struct osc_app *app, struct osc_ctx *ctx, enum osc_kind k
     if (err == OSC_E_NOT_FOUND)
         return principal_not_found(ctx, kind, principal_id);
     if (!err)
-        err = refresh(app, domain_id, principal_id);
+        err = osc_app_cache_principal(app, principal_id);
     return err;
 }
 
@@ -225,7 +216,7 @@ osc_err osc_role_revoke(struct osc_app *app, struct osc_ctx *ctx, enum osc_kind 
         return osc_ctx_fail(ctx, err, "Could not find role assignment: %s on %s.", role,
                             principal_id);
     if (!err)
-        err = refresh(app, domain_id, principal_id);
+        err = osc_app_cache_principal(app, principal_id);
     return err;
 }
 

@@ -1,7 +1,12 @@
 """Users and role grants on the Keystone surface (DESIGN.md model/policy/Decisions; spec role-keys.md §3, §4)."""
+import threading
+import time
+
 import pytest
 
 import client
+import harness
+import opsutil
 
 
 def _user_fields(u):
@@ -411,3 +416,54 @@ def test_grant_and_revoke_apply_to_an_existing_token(base, admin, make_user):
     assert client.list_credentials(base, u.token, victim.id).status_code == 200
     assert client.revoke_role(base, admin.token, admin.domain_id, u.id, "security_admin").status_code == 204
     client.assert_iam_error(client.list_credentials(base, u.token, victim.id), 403)
+
+
+@pytest.mark.parametrize("change", ["disable", "revoke_role"])
+def test_a_login_in_flight_does_not_undo_a_change_made_meanwhile(stack, change):
+    """A login reads the user, spends about a second on the password hash (3,000,000 PBKDF2 iterations), then
+    caches what it read. A disable or a role revoke committed while it hashed must still hold afterwards on that
+    server: for a token issued before, and for the token that login returns."""
+    srv = stack.new_server("login-race-" + change, OSCRED_PASSWORD_ITERATIONS="3000000")
+    try:
+        base = srv.base_url
+        t = stack.tenants["default"]
+        admin = client.Actor.login(base, t["user"], t["password"], t["domain"])
+        name, pw = client.unique_name("race"), client.new_password()
+        r = client.create_user(base, admin.token, name, pw)
+        assert r.status_code == 201, r.text
+        uid = r.json()["user"]["id"]
+        victim = client.create_user(base, admin.token, client.unique_name("victim")).json()["user"]
+        client.new_key(base, admin.token, victim["id"])
+        if change == "revoke_role":
+            assert client.grant_role(base, admin.token, admin.domain_id, uid, "security_admin").status_code == 204
+        before = client.login(base, name, pw, t["domain"])
+        assert client.list_credentials(base, before, victim["id"]).status_code == (
+            200 if change == "revoke_role" else 403)
+
+        answer = {}
+        login = threading.Thread(target=lambda: answer.update(r=client.issue_token(
+            base, client.password_auth(pw, name=name, domain_name=t["domain"],
+                                       scope={"domain": {"name": t["domain"]}}))), daemon=True)
+        cpu0 = opsutil.cpu_seconds(srv.proc.pid)
+        login.start()
+        harness.wait_until(lambda: opsutil.cpu_seconds(srv.proc.pid) - cpu0 >= 0.15 or not login.is_alive(),
+                           timeout=10, interval=0.01, what="the server to be hashing the login")
+        assert login.is_alive(), "the login finished before the change could be made: %r" % answer
+        if change == "disable":
+            r = client.update_user(base, admin.token, uid, enabled=False)
+            assert r.status_code == 200, r.text
+        else:
+            assert client.revoke_role(base, admin.token, admin.domain_id, uid, "security_admin").status_code == 204
+        login.join(30)
+        r = answer["r"]
+        assert r.status_code == 201, "the login read the user after the change, so nothing raced: " + r.text
+        during = r.headers["X-Subject-Token"]
+        client.remember_token(during)
+        time.sleep(1.5)  # the change's notification has been applied by now, whatever it did
+        for token in (before, during):
+            if change == "disable":
+                assert not client.token_works(base, token)
+            else:
+                client.assert_iam_error(client.list_credentials(base, token, victim["id"]), 403)
+    finally:
+        srv.stop()

@@ -36,7 +36,7 @@ static void put(osc_pcache *pc, unsigned n)
     char name[32];
     snprintf(name, sizeof(name), "user-%u", n);
     struct osc_principal p = principal(n, name);
-    assert_int_equal(osc_pcache_put(pc, &p), OSC_OK);
+    assert_int_equal(osc_pcache_put(pc, &p, osc_pcache_ticket(pc)), OSC_OK);
 }
 
 static enum osc_pcache_state state_of(osc_pcache *pc, unsigned n, struct osc_pcache_entry *e)
@@ -58,7 +58,7 @@ static void test_put_then_get_copies_every_field(void **state)
     struct osc_principal p = principal(1, longest);
     p.kind = OSC_KIND_SERVICE_ACCOUNT;
     assert_int_equal(osc_pcache_create(HOUR_US, &pc), OSC_OK);
-    assert_int_equal(osc_pcache_put(pc, &p), OSC_OK);
+    assert_int_equal(osc_pcache_put(pc, &p, osc_pcache_ticket(pc)), OSC_OK);
     assert_int_equal(osc_pcache_get(pc, p.id, &e), OSC_PCACHE_FOUND);
     assert_string_equal(e.id, p.id);
     assert_string_equal(e.name, longest);
@@ -81,13 +81,13 @@ static void test_disabled_domain_disables_its_principals(void **state)
 
     p.domain_enabled = 0;
     assert_int_equal(osc_pcache_create(HOUR_US, &pc), OSC_OK);
-    assert_int_equal(osc_pcache_put(pc, &p), OSC_OK);
+    assert_int_equal(osc_pcache_put(pc, &p, osc_pcache_ticket(pc)), OSC_OK);
     assert_int_equal(osc_pcache_get(pc, p.id, &e), OSC_PCACHE_FOUND);
     assert_int_equal(e.enabled, 0);
     /* an update replaces the entry */
     p.domain_enabled = 1;
     p.password_epoch = 8;
-    assert_int_equal(osc_pcache_put(pc, &p), OSC_OK);
+    assert_int_equal(osc_pcache_put(pc, &p, osc_pcache_ticket(pc)), OSC_OK);
     assert_int_equal(osc_pcache_get(pc, p.id, &e), OSC_PCACHE_FOUND);
     assert_int_equal(e.enabled, 1);
     assert_int_equal(e.password_epoch, 8);
@@ -102,11 +102,11 @@ static void test_tombstone_is_final(void **state)
     (void)state;
 
     assert_int_equal(osc_pcache_create(HOUR_US, &pc), OSC_OK);
-    assert_int_equal(osc_pcache_put(pc, &p), OSC_OK);
+    assert_int_equal(osc_pcache_put(pc, &p, osc_pcache_ticket(pc)), OSC_OK);
     assert_int_equal(osc_pcache_remove(pc, p.id), OSC_OK);
     assert_int_equal(osc_pcache_get(pc, p.id, &e), OSC_PCACHE_DELETED);
     /* a database read that raced the delete must not bring it back */
-    assert_int_equal(osc_pcache_put(pc, &p), OSC_OK);
+    assert_int_equal(osc_pcache_put(pc, &p, osc_pcache_ticket(pc)), OSC_OK);
     assert_int_equal(osc_pcache_get(pc, p.id, &e), OSC_PCACHE_DELETED);
     /* a principal never seen can be recorded as deleted too */
     assert_int_equal(state_of(pc, 2, &e), OSC_PCACHE_MISSING);
@@ -168,6 +168,61 @@ static void test_reload_marks_unseen_principals_deleted(void **state)
     osc_pcache_destroy(pc);
 }
 
+/* A login reads the principal, spends its hash, then puts what it read: a password change that
+ * committed and was put meanwhile must stay. */
+static void test_a_put_of_an_older_read_is_dropped(void **state)
+{
+    osc_pcache *pc;
+    struct osc_pcache_entry e;
+    struct osc_principal before = principal(1, "alice"), after = principal(1, "alice");
+    (void)state;
+
+    after.password_epoch = 8;
+    after.roles = 0;
+    assert_int_equal(osc_pcache_create(HOUR_US, &pc), OSC_OK);
+    uint64_t login = osc_pcache_ticket(pc);
+    uint64_t change = osc_pcache_ticket(pc);
+    assert_true(change > login);
+    assert_int_equal(osc_pcache_put(pc, &after, change), OSC_OK);
+    assert_int_equal(osc_pcache_put(pc, &before, login), OSC_OK);
+    assert_int_equal(osc_pcache_get(pc, before.id, &e), OSC_PCACHE_FOUND);
+    assert_int_equal(e.password_epoch, 8);
+    assert_int_equal(e.roles, 0);
+    /* a read that began later replaces it */
+    after.password_epoch = 9;
+    assert_int_equal(osc_pcache_put(pc, &after, osc_pcache_ticket(pc)), OSC_OK);
+    assert_int_equal(osc_pcache_get(pc, before.id, &e), OSC_PCACHE_FOUND);
+    assert_int_equal(e.password_epoch, 9);
+    osc_pcache_destroy(pc);
+}
+
+/* A full reload reads every principal under one ticket; an entry put from a later read while it
+ * ran keeps its state and is not taken for unseen. */
+static void test_reload_keeps_what_changed_while_it_read(void **state)
+{
+    osc_pcache *pc;
+    struct osc_pcache_entry e;
+    struct osc_principal one = principal(1, "alice"), two = principal(2, "bob");
+    (void)state;
+
+    assert_int_equal(osc_pcache_create(HOUR_US, &pc), OSC_OK);
+    assert_int_equal(osc_pcache_put(pc, &one, osc_pcache_ticket(pc)), OSC_OK);
+    assert_int_equal(osc_pcache_put(pc, &two, osc_pcache_ticket(pc)), OSC_OK);
+    unsigned gen = osc_pcache_begin_reload(pc);
+    uint64_t reload = osc_pcache_ticket(pc);
+    struct osc_principal changed = two;
+    changed.enabled = 0;
+    assert_int_equal(osc_pcache_put(pc, &changed, osc_pcache_ticket(pc)), OSC_OK);
+    assert_int_equal(osc_pcache_put(pc, &one, reload), OSC_OK);
+    assert_int_equal(osc_pcache_put(pc, &two, reload), OSC_OK); /* read before the change */
+    osc_pcache_end_reload(pc, gen);
+    assert_int_equal(osc_pcache_get(pc, one.id, &e), OSC_PCACHE_FOUND);
+    assert_int_equal(e.enabled, 1);
+    assert_int_equal(osc_pcache_get(pc, two.id, &e), OSC_PCACHE_FOUND);
+    assert_int_equal(e.enabled, 0);
+    osc_pcache_destroy(pc);
+}
+
 static void test_renamed_domain(void **state)
 {
     osc_pcache *pc;
@@ -176,16 +231,16 @@ static void test_renamed_domain(void **state)
     (void)state;
 
     assert_int_equal(osc_pcache_create(HOUR_US, &pc), OSC_OK);
-    assert_int_equal(osc_pcache_put(pc, &a), OSC_OK);
+    assert_int_equal(osc_pcache_put(pc, &a, osc_pcache_ticket(pc)), OSC_OK);
     snprintf(b.domain_name, sizeof(b.domain_name), "Renamed");
-    assert_int_equal(osc_pcache_put(pc, &b), OSC_OK);
+    assert_int_equal(osc_pcache_put(pc, &b, osc_pcache_ticket(pc)), OSC_OK);
     assert_int_equal(osc_pcache_get(pc, b.id, &e), OSC_PCACHE_FOUND);
     assert_string_equal(e.domain_name, "Renamed");
     /* alice keeps the name she was loaded with until her own update arrives */
     assert_int_equal(osc_pcache_get(pc, a.id, &e), OSC_PCACHE_FOUND);
     assert_string_equal(e.domain_name, "Default");
     snprintf(a.domain_name, sizeof(a.domain_name), "Renamed");
-    assert_int_equal(osc_pcache_put(pc, &a), OSC_OK);
+    assert_int_equal(osc_pcache_put(pc, &a, osc_pcache_ticket(pc)), OSC_OK);
     assert_int_equal(osc_pcache_get(pc, a.id, &e), OSC_PCACHE_FOUND);
     assert_string_equal(e.domain_name, "Renamed");
     osc_pcache_destroy(pc); /* frees the retired name too (leak-checked under ASan/valgrind) */
@@ -244,6 +299,8 @@ int main(void)
         cmocka_unit_test(test_tombstone_is_final),
         cmocka_unit_test(test_tombstones_are_forgotten_after_their_ttl),
         cmocka_unit_test(test_reload_marks_unseen_principals_deleted),
+        cmocka_unit_test(test_a_put_of_an_older_read_is_dropped),
+        cmocka_unit_test(test_reload_keeps_what_changed_while_it_read),
         cmocka_unit_test(test_renamed_domain),
         cmocka_unit_test(test_many_principals),
         cmocka_unit_test(test_revoked_tokens_until_they_expire),
