@@ -3,6 +3,7 @@
 #include "oscred/config.h"
 
 #include <errno.h>
+#include <libpq-fe.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,21 @@ static int int_var(const char *name, long def, long min, long max, long *out, ch
     return 0;
 }
 
+/* Whether libpq can read a connection string. Checked here because libpq's own complaint, logged
+ * on every connection attempt, quotes the part it could not read: with a raw '%' in a URI's
+ * password, the password. */
+static int conninfo_ok(const char *s)
+{
+    char *complaint = NULL;
+    PQconninfoOption *opts = PQconninfoParse(s, &complaint);
+
+    PQfreemem(complaint);
+    if (!opts)
+        return 0;
+    PQconninfoFree(opts);
+    return 1;
+}
+
 static int parse_listen(const char *v, char **host, int *port)
 {
     const char *colon = strrchr(v, ':');
@@ -85,6 +101,17 @@ osc_err osc_config_load(unsigned needs, struct osc_config *out, char *why, size_
         goto out;
     }
     c.database_listen_url = env("OSCRED_DATABASE_LISTEN_URL");
+    for (int i = 0; i < 2; i++) {
+        const char *name = i ? "OSCRED_DATABASE_LISTEN_URL" : "OSCRED_DATABASE_URL";
+        const char *url = i ? c.database_listen_url : c.database_url;
+        if (url && !conninfo_ok(url)) {
+            snprintf(why, whylen,
+                     "%s: not a libpq connection string or URI (not shown: it may hold the "
+                     "password; percent-encode special characters in a URI)",
+                     name);
+            goto out;
+        }
+    }
     if (!c.database_listen_url)
         c.database_listen_url = c.database_url;
     c.keys_file = env("OSCRED_KEYS_FILE");

@@ -38,6 +38,21 @@ def test_a_bad_setting_stops_start_up_with_one_line_naming_it(stack, var, value,
     assert len(lines) == 1 and var in lines[0], r.stderr
 
 
+@pytest.mark.parametrize("var,value,secret,commands", [
+    ("OSCRED_DATABASE_URL", "postgresql://oscred:pa%zzss@127.0.0.1/oscred", "zzss", ("serve", "migrate")),
+    ("OSCRED_DATABASE_LISTEN_URL", "host=127.0.0.1 password=hunter two", "two", ("serve",)),
+], ids=["uri_with_a_raw_percent", "keywords_with_a_space"])
+def test_a_connection_string_libpq_cannot_read_is_refused_without_quoting_it(stack, var, value, secret, commands):
+    """libpq's own complaint quotes what it could not read, here part of the password: oscred refuses the
+    setting at start-up, naming the variable and not its value."""
+    for command in commands:
+        r = stack.cli(command, check=False, **{var: value})
+        assert r.returncode == 2, (command, r.returncode, r.stdout, r.stderr)
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        assert len(lines) == 1 and var in lines[0], r.stderr
+        assert secret not in r.stdout + r.stderr, r.stderr
+
+
 def test_an_unreadable_key_ring_stops_serve(stack):
     r = stack.cli("serve", check=False, OSCRED_KEYS_FILE=stack.workdir + "/missing.json")
     assert r.returncode == 2 and "OSCRED_KEYS_FILE" in r.stderr, (r.returncode, r.stderr)
