@@ -75,9 +75,14 @@ static int cmd_keygen(void)
         fprintf(stderr, "oscred: cannot generate keys (no randomness?)\n");
         return 1;
     }
-    fputs(json, stdout);
+    /* Checked: a key ring that never reached its file (a full disk) must not exit 0. */
+    int written = fputs(json, stdout) >= 0 && fflush(stdout) == 0;
     osc_crypto_wipe(json, strlen(json));
     free(json);
+    if (!written) {
+        fprintf(stderr, "oscred: cannot write the key ring to standard output\n");
+        return 1;
+    }
     return 0;
 }
 

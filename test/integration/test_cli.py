@@ -2,6 +2,7 @@
 concurrent `migrate` under its advisory lock, and /readyz refusing a schema behind the binary."""
 import concurrent.futures
 import re
+import subprocess
 
 import pytest
 
@@ -51,6 +52,15 @@ def test_a_connection_string_libpq_cannot_read_is_refused_without_quoting_it(sta
         lines = [l for l in r.stderr.splitlines() if l.strip()]
         assert len(lines) == 1 and var in lines[0], r.stderr
         assert secret not in r.stdout + r.stderr, r.stderr
+
+
+def test_keygen_fails_when_the_key_ring_cannot_be_written(stack):
+    """`oscred keygen > keys.json` on a full disk must not exit 0 with an empty file."""
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([stack.binary, "keygen"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=30,
+                           env=stack.env())
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "cannot write the key ring" in r.stderr, r.stderr
 
 
 def test_an_unreadable_key_ring_stops_serve(stack):
