@@ -251,16 +251,25 @@ static osc_err load_keys(const char *path)
 }
 
 /* Without the revoked set and the principal states, revoked tokens would pass: keep trying while
- * the database comes up, then give up so the orchestrator restarts us. */
-static osc_err load_cache(struct osc_app *app)
+ * the database comes up, then give up so the orchestrator restarts us. The pause between attempts
+ * waits for the signals serve handles (blocked, so they stay pending): a SIGTERM or SIGINT, an
+ * orchestrator that gave up on this start, ends the wait (*stop_sig) instead of being ignored for
+ * minutes. */
+static osc_err load_cache(struct osc_app *app, const sigset_t *signals, int *stop_sig)
 {
     osc_err err = OSC_E_UNAVAILABLE;
 
     for (int i = 0; i < CACHE_LOAD_ATTEMPTS && err; i++) {
         err = osc_app_load_cache(app);
-        if (err) {
-            osc_log(OSC_LOG_WARN, "cache.load_failed", "error", osc_err_name(err), OSC_LOG_END);
-            nanosleep(&(struct timespec){.tv_sec = 1}, NULL); /* glibc's sleep is MT-Unsafe */
+        if (!err)
+            break;
+        osc_log(OSC_LOG_WARN, "cache.load_failed", "error", osc_err_name(err), OSC_LOG_END);
+        int sig = sigtimedwait(signals, NULL, &(struct timespec){.tv_sec = 1});
+        if (sig == SIGHUP) {
+            (void)load_keys(app->cfg->keys_file);
+        } else if (sig == SIGTERM || sig == SIGINT) {
+            *stop_sig = sig;
+            break;
         }
     }
     return err;
@@ -338,8 +347,14 @@ static int cmd_serve(void)
     app.store = st;
     app.pcache = pc;
     app.lastuse = lastuse;
-    if (load_cache(&app))
+    if (load_cache(&app, &set, &sig)) {
+        if (sig) {
+            osc_log(OSC_LOG_INFO, "server.stopped", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
+                    "detail", "before the cache was loaded", OSC_LOG_END);
+            rc = 0;
+        }
         goto out;
+    }
     if (osc_store_listen_start(cfg.database_listen_url, &listen_ops, &app, &listener))
         goto out;
     if (osc_http_start(&app, &http))

@@ -8,6 +8,7 @@ import http.client
 import re
 import signal
 import socket
+import subprocess
 import threading
 import time
 
@@ -211,3 +212,29 @@ def test_idle_keep_alive_connections_do_not_hold_shutdown(server_factory):
     sess.close()
     assert rc == 0, srv.log_tail()
     assert elapsed < 5, "idle keep-alive connections held shutdown for %.1fs (grace 20 s)" % elapsed
+
+
+def test_sigterm_while_the_database_is_unreachable_at_start_ends_the_wait(stack):
+    """Without its database a starting replica retries the cache load for about a minute before giving up; an
+    orchestrator that stops it meanwhile (a rollout, a scale-down) gets an exit within a retry, status 0, not a
+    SIGKILL at the end of its grace period."""
+    url = "postgresql://postgres@127.0.0.1:%d/oscred?connect_timeout=1" % harness.free_port()  # nothing there
+    log_path = stack.workdir + "/startup-no-db.log"
+    with open(log_path, "wb") as out:
+        proc = subprocess.Popen([stack.binary, "serve"], stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                env=stack.env(OSCRED_DATABASE_URL=url, OSCRED_DATABASE_LISTEN_URL=url))
+    try:
+        harness.wait_until(lambda: "cache.load_failed" in open(log_path, encoding="utf-8", errors="replace").read(),
+                           timeout=30, what="a failed cache load")
+        assert proc.poll() is None, open(log_path, encoding="utf-8").read()
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=20)  # before the change: the wait went on for its minute
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = open(log_path, encoding="utf-8", errors="replace").read()
+    assert rc == 0, (rc, text[-2000:])
+    assert "server.stopped" in text, text[-2000:]
+    assert not harness.sanitizer_findings(text), text
