@@ -12,8 +12,11 @@
 #include "oscred/service.h"
 
 #define FLUSH_INTERVAL_MS 1000
-#define MAX_PENDING 65536 /* beyond this a burst of distinct keys waits for the next flush */
-#define FLUSH_CHUNK 2048  /* keys per statement: tens of milliseconds with the primary key index */
+/* Distinct keys between two flushes. A replica serves some 10,000 signed requests a second, so
+ * this is not reached in practice; if it is, the flusher is woken at once, and uses of further
+ * keys until it has taken the batch are not recorded (signing never waits for the database). */
+#define MAX_PENDING 65536
+#define FLUSH_CHUNK 2048 /* keys per statement: tens of milliseconds with the primary key index */
 #define INDEX_SIZE ((size_t)2 * MAX_PENDING) /* open addressing, load factor <= 1/2 */
 
 struct osc_lastuse {
@@ -51,6 +54,7 @@ void osc_lastuse_record(osc_lastuse *lu, const char *access_key, int64_t at_us, 
         lu->pending[i].at_us = 0;
     } else {
         i = MAX_PENDING;
+        pthread_cond_signal(&lu->cv);
     }
     if (i < MAX_PENDING && lu->pending[i].at_us <= at_us) {
         struct osc_last_use *u = &lu->pending[i];
@@ -103,7 +107,8 @@ static void *run(void *arg)
     pthread_mutex_lock(&lu->mu);
     while (!lu->stop) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+        clock_gettime(CLOCK_MONOTONIC, &ts); /* the condition variable's clock: steps of the
+                                                wall clock do not stretch the interval */
         ts.tv_sec += FLUSH_INTERVAL_MS / 1000;
         pthread_cond_timedwait(&lu->cv, &lu->mu, &ts);
         pthread_mutex_unlock(&lu->mu);
@@ -128,7 +133,11 @@ osc_err osc_lastuse_create(osc_store *st, osc_lastuse **out)
     lu->pending = calloc(MAX_PENDING, sizeof(*lu->pending));
     lu->index = calloc(INDEX_SIZE, sizeof(*lu->index));
     pthread_mutex_init(&lu->mu, NULL);
-    pthread_cond_init(&lu->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&lu->cv, &ca);
+    pthread_condattr_destroy(&ca);
     if (!lu->pending || !lu->index || pthread_create(&lu->thread, NULL, run, lu) != 0) {
         err = OSC_E_INTERNAL;
         goto out;
