@@ -68,12 +68,14 @@ static const struct route ROUTES[] = {
 };
 #define NROUTES (sizeof(ROUTES) / sizeof(ROUTES[0]))
 
-static enum osc_surface surface_of(const char *path)
+static enum osc_surface surface_of(const struct osc_req *r)
 {
-    if (strcmp(path, "/v3.0") == 0 || strncmp(path, "/v3.0/", 6) == 0)
+    const char *first = r->nsegs > 0 ? r->segs[0] : "";
+
+    if (strcmp(first, "v3.0") == 0)
         return OSC_SURFACE_IAM;
-    if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 ||
-        strcmp(path, "/metrics") == 0)
+    if (r->nsegs == 1 && (strcmp(first, "healthz") == 0 || strcmp(first, "readyz") == 0 ||
+                          strcmp(first, "metrics") == 0))
         return OSC_SURFACE_PLAIN;
     return OSC_SURFACE_KEYSTONE;
 }
@@ -286,10 +288,13 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
     r.raw_query = q ? q + 1 : NULL;
     r.body = u->binary_body;
     r.body_len = u->binary_body_length;
-    r.surface = surface_of(r.raw_path);
     r.route = "unmatched";
 
     err = split_path(&r);
+    /* From the decoded segments, as routing reads them: "/v3%2E0/..." is routed as "/v3.0/..."
+     * and answers in its format (a path that fails to decode keeps the segments before the bad
+     * one). */
+    r.surface = surface_of(&r);
     if (!err && r.nsegs == 0 && is_aws_query(&r)) {
         rt = &AWS_ROUTE;
         r.surface = OSC_SURFACE_AWS;

@@ -87,9 +87,17 @@ _TEMPLATES = [(re.compile("^" + rx + "$"), t) for rx, t in _TEMPLATES]
 _PROBES = ("/healthz", "/readyz", "/metrics")
 
 
+def _unreserved_decoded(path):
+    """The path with percent-encoded unreserved characters decoded, as RFC 3986 §6.2.2.2 makes them equal."""
+    def dec(m):
+        c = chr(int(m.group(1), 16))
+        return c if re.match(r"[A-Za-z0-9._~-]", c) else m.group(0)
+    return re.sub(r"%([0-9A-Fa-f]{2})", dec, path)
+
+
 def path_template(path):
     """The OpenAPI path template a concrete path belongs to; the path itself when no route matches."""
-    path = path.split("?", 1)[0]
+    path = _unreserved_decoded(path.split("?", 1)[0])
     for rx, template in _TEMPLATES:
         if rx.match(path):
             return template

@@ -433,6 +433,13 @@ def test_unknown_route_under_v3_0_is_iam_404(base, admin, path):
     client.assert_iam_error(client.get(base, path, token=admin.token), 404)
 
 
+def test_an_encoded_path_answers_in_the_format_of_the_route_it_reaches(base, admin):
+    """"/v3%2E0/..." is "/v3.0/..." (RFC 3986 §6.2.2.2) and is routed there; its errors have the /v3.0 shape."""
+    client.assert_iam_error(client.get(base, "/v3%2E0/OS-CREDENTIAL/credentials/NOSUCHKEY00000000000",
+                                       token=admin.token), 404)
+    client.assert_iam_error(client.get(base, "/v3%2e0/OS-CREDENTIAL/credentials", token="not-a-token"), 401)
+
+
 def test_wrong_method_is_405(base, admin, make_user):
     u = make_user()
     k = client.new_key(base, admin.token, u.id, description="orig")
