@@ -9,6 +9,7 @@
 
 static const char *const NO_QUERY[] = {NULL};
 static const char *const LIST_QUERY[] = {"user_id", NULL};
+static const char *const CRED_TOP[] = {"credential", NULL};
 static const char *const CREATE_FIELDS[] = {"user_id", "description", NULL};
 static const char *const UPDATE_FIELDS[] = {"status", "description", NULL};
 
@@ -105,6 +106,8 @@ osc_err osc_h_creds_create(struct osc_app *app, struct osc_ctx *ctx, struct osc_
     if (!err)
         err = osc_req_json(ctx, r, &j_body);
     if (!err)
+        err = osc_json_only(ctx, j_body, "the request body", CRED_TOP);
+    if (!err)
         err = osc_json_object(ctx, j_body, "credential", &j_cred);
     if (!err)
         err = osc_json_only(ctx, j_cred, "credential", CREATE_FIELDS);
@@ -179,6 +182,8 @@ osc_err osc_h_cred_update(struct osc_app *app, struct osc_ctx *ctx, struct osc_r
         err = access_key_param(ctx, r);
     if (!err)
         err = osc_req_json(ctx, r, &j_body);
+    if (!err)
+        err = osc_json_only(ctx, j_body, "the request body", CRED_TOP);
     if (!err)
         err = osc_json_object(ctx, j_body, "credential", &j_cred);
     if (!err)

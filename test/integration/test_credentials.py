@@ -374,6 +374,7 @@ BAD_CREATE_BODIES = {
     "user_id_object": '{"credential": {"user_id": {"id": "UID"}}}',
     "description_int": '{"credential": {"user_id": "UID", "description": 7}}',
     "description_256": '{"credential": {"user_id": "UID", "description": "%s"}}' % ("d" * 256),
+    "unknown_top_level_member": '{"credential": {"user_id": "UID"}, "user_id": "UID"}',
 }
 
 
@@ -400,6 +401,7 @@ BAD_UPDATE_BODIES = {
     "description_int": '{"credential": {"description": 7}}',
     "description_256": '{"credential": {"description": "%s"}}' % ("d" * 256),
     "bad_status_with_good_description": '{"credential": {"status": "deleted", "description": "ok"}}',
+    "unknown_top_level_member": '{"credential": {"status": "inactive"}, "status": "inactive"}',
 }
 
 
