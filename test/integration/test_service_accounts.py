@@ -83,6 +83,29 @@ def test_create_get_list_update_delete(base, admin):
     assert sc.list_sa(base, admin.token, name=name).json()["service_accounts"] == []
 
 
+def test_the_list_holds_every_service_account_of_the_domain(base, admin):
+    """role-keys.md §6.1: GET /v3/service_accounts answers the domain's service accounts, all of them (it once
+    stopped at 1000 without a word)."""
+    prefix = sc.sa_name("many")
+    names = ["%s-%04d" % (prefix, i) for i in range(1001)]
+
+    def create(name):
+        r = sc.create_sa(base, admin.token, name)
+        assert r.status_code == 201, r.text
+        return r.json()["service_account"]["id"]
+
+    with ThreadPoolExecutor(8) as ex:
+        ids = list(ex.map(create, names))
+    try:
+        r = sc.list_sa(base, admin.token)
+        assert r.status_code == 200, r.text
+        listed = [x["name"] for x in r.json()["service_accounts"]]
+        assert [n for n in listed if n.startswith(prefix + "-")] == names
+    finally:
+        with ThreadPoolExecutor(8) as ex:
+            assert all(ex.map(lambda i: sc.delete_sa(base, admin.token, i).status_code == 204, ids))
+
+
 def test_defaults_and_limits_of_fields(base, admin):
     r = sc.create_sa(base, admin.token, sc.sa_name("plain"))
     assert r.status_code == 201, r.text
