@@ -269,6 +269,16 @@ def lock_waiters_and_holders(pg, hold_s):
 
 # -- processes ---------------------------------------------------------------------------------------------------
 
+def read_to_eof(sock):
+    """Everything the peer sends until it closes the connection."""
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
 def cpu_seconds(pid):
     """User + system CPU time of a process, from /proc (to see that a slow request is being worked on)."""
     with open("/proc/%d/stat" % pid, encoding="ascii") as f:

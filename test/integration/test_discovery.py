@@ -5,6 +5,7 @@ import socket
 import pytest
 
 import client
+import opsutil
 
 
 def _self_href(version):
@@ -45,12 +46,7 @@ def _raw_get(base, path, host):
     ip, port = hostport.rsplit(":", 1)
     with socket.create_connection((ip, int(port)), timeout=10) as s:
         s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = opsutil.read_to_eof(s)
     head, _, body = data.partition(b"\r\n\r\n")
     return int(head.split(b" ", 2)[1]), body
 

@@ -114,12 +114,7 @@ def test_out_of_descriptors_the_server_says_so_and_serves_again(server_factory):
     assert all(int(l["suppressed"]) >= 5 for l in lines[1:]), lines
     # The connections that waited in the backlog are served once descriptors are available.
     for s in waiting:
-        answer = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            answer += chunk
+        answer = opsutil.read_to_eof(s)
         s.close()
         assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
     assert client.get(srv.base_url, "/healthz").status_code == 200
