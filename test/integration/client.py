@@ -191,6 +191,17 @@ def assert_iam_error(r, status, codes=None):
     return body
 
 
+MSG_BAD_AKSK = "Incorrect IAM authentication information: verify aksk signature fail."
+
+
+def assert_aksk_refused(r):
+    """An SDK-HMAC-signed request refused for its key (unknown, inactive, deleted, owner disabled): 401 APIGW.0301
+    with the one message every such refusal has (DESIGN.md)."""
+    body = assert_iam_error(r, 401, codes=("APIGW.0301",))
+    assert body["error_msg"] == MSG_BAD_AKSK, body
+    return body
+
+
 def assert_key_limit(r):
     assert r.status_code == 400, r.text
     assert r.json() == KEY_LIMIT_BODY

@@ -195,8 +195,8 @@ def test_signature_failures_are_401(base, admin, other_admin, hw, aws_admin, for
     # An inactive key does not sign (§5.5), and the refused request has no effect; once active again it does.
     assert client.update_credential(base, admin.token, u.key.access, status="inactive").status_code == 200
     plan, res = hw(u.key, list_own + [{"method": "createPermanentAccessKey", "input": {"user_id": u.id}}])
-    _err(plan, res, 0, 401, ("APIGW.0301", "IAM.0001"))
-    _err(plan, res, 1, 401, ("APIGW.0301", "IAM.0001"))
+    _err(plan, res, 0, 401, "APIGW.0301", client.MSG_BAD_AKSK)
+    _err(plan, res, 1, 401, "APIGW.0301", client.MSG_BAD_AKSK)
     assert client.key_snapshot(base, admin.token, u.id) == [(u.key.access, "inactive", "")]
     assert client.update_credential(base, admin.token, u.key.access, status="active").status_code == 200
     plan, res = hw(u.key, list_own)
@@ -205,4 +205,4 @@ def test_signature_failures_are_401(base, admin, other_admin, hw, aws_admin, for
     # A deleted key is refused the same way.
     assert client.delete_credential(base, admin.token, u.key.access).status_code == 204
     plan, res = hw(u.key, list_own)
-    _err(plan, res, 0, 401, ("APIGW.0301", "IAM.0001"))
+    _err(plan, res, 0, 401, "APIGW.0301", client.MSG_BAD_AKSK)
