@@ -216,8 +216,9 @@ static void test_sdkhmac_put_with_body(void **state)
     assert_int_equal(osc_sdkhmac_verify(&t.req, &a, SK, strlen(SK), msg), OSC_SDKHMAC_MISMATCH);
 }
 
-/* §4.4 step 5: "A B" goes out as A%20B and is signed as A%2520B. Expected values from an
- * independent Python implementation of §4.4 (which reproduces both §4.5 vectors). */
+/* §4.4 step 5: "A B" goes out as A%20B and is signed as A%2520B. The signature is the Huawei
+ * SDK's: AKSKSigner.sign of @huaweicloud/huaweicloud-sdk-core 3.1.211 (the version the
+ * integration tests pin), given this request with its X-Sdk-Date. */
 static void test_sdkhmac_path_segments_encoded_raw(void **state)
 {
     struct treq t;
@@ -265,7 +266,9 @@ static void test_sdkhmac_path_segments_encoded_raw(void **state)
     free(sts);
 }
 
-/* §4.4 step 6: Node's querystring leaves *()!' unescaped; the server decodes and re-encodes. */
+/* §4.4 step 6: Node's querystring leaves *()!' unescaped; the server decodes and re-encodes. The
+ * signature is AKSKSigner.sign's (huaweicloud-sdk-core 3.1.211) for queryParams
+ * {user_id: "a b*c(d)!~'/"} with this X-Sdk-Date. */
 static void test_sdkhmac_query_reencoded(void **state)
 {
     struct treq t;
