@@ -8,6 +8,7 @@ import base64
 import pytest
 
 import client
+import opsutil
 
 
 def _encodings(secret):
@@ -92,3 +93,29 @@ def test_logs_and_database_hold_no_bearer_token(stack, fresh_secrets):
     dump = stack.pg.dump()
     leaked = [t for t in tokens if t in dump]
     assert not leaked, "tokens in pg_dump: %s" % leaked[:3]
+
+
+def test_a_key_whose_secret_cannot_be_opened_is_a_bare_500_and_rotate_secrets_says_so(stack, base, admin, server,
+                                                                                       make_user):
+    """A key sealed under a kid the ring does not hold (a ring that lost a key; here the row says so): requests
+    signed with it get each surface's plain 500, with nothing of the cause; the log names the key and the kid;
+    rotate-secrets reports the key and exits 1, changing nothing."""
+    u = make_user()
+    k = client.new_key(base, admin.token, u.id)
+    stack.pg.psql("UPDATE access_keys SET kid = 'lostkid' WHERE access_key = '%s'" % k["access"])
+    try:
+        body = client.assert_iam_error(opsutil.sdk_show(base, k["access"], k["secret"]), 500, codes=("IAM.0006",))
+        assert "lostkid" not in body["error_msg"], body
+        r = opsutil.sigv4_request(base, k["access"], k["secret"], "ListAccessKeys")
+        assert r.status_code == 500 and "<Code>ServiceFailure</Code>" in r.text, r.text
+        assert "lostkid" not in r.text, r.text
+        opsutil.wait_for_log(server, lambda rec: rec.get("event") == "signing.secret_unavailable"
+                             and rec.get("access_key") == k["access"] and rec.get("kid") == "lostkid", 10,
+                             "the log line naming the key")
+        r = stack.cli("rotate-secrets", check=False)
+        assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+        assert "sealed under a key the ring no longer holds" in r.stderr, r.stderr
+        assert any('"rotate.cannot_open"' in line and k["access"] in line for line in r.stdout.splitlines()), r.stdout
+        assert stack.pg.psql("SELECT kid FROM access_keys WHERE access_key = '%s'" % k["access"]).strip() == "lostkid"
+    finally:
+        assert client.delete_credential(base, admin.token, k["access"]).status_code == 204
