@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -13,6 +14,7 @@
 #include "fake_libpq.h"
 #include "oscred/log.h"
 #include "oscred/store.h"
+#include "stdout_capture.h"
 
 #define T0 1700000000000000LL
 
@@ -134,10 +136,14 @@ static void test_store_create_of_a_name_whose_holder_cannot_be_read_is_a_conflic
                       "duplicate key value violates unique constraint");
     /* the lookup of the holder fails: nothing of it may be used or freed */
     fake_answer_error("57014", NULL, "canceling statement due to statement timeout");
-    assert_int_equal(osc_store_create_user(st, &AUDIT, "domain", &u, &out, &holder),
-                     OSC_E_CONFLICT);
+    capture_begin();
+    osc_err err = osc_store_create_user(st, &AUDIT, "domain", &u, &out, &holder);
+    char *log = capture_end();
+    assert_int_equal(err, OSC_E_CONFLICT);
     assert_int_equal(holder, OSC_KIND_USER);
     assert_int_equal(fake.execs, 3);
+    assert_non_null(strstr(log, "\"statement\":\"find_principal\""));
+    free(log);
     osc_principal_cleanup(&out);
 }
 
