@@ -275,16 +275,17 @@ static osc_err load_cache(struct osc_app *app, const sigset_t *signals, int *sto
     return err;
 }
 
-static void listener_resync(void *arg)
+static int listener_resync(void *arg)
 {
     osc_err err = osc_app_load_cache(arg);
     if (err)
         osc_log(OSC_LOG_WARN, "cache.resync_failed", "error", osc_err_name(err), OSC_LOG_END);
+    return err != OSC_OK;
 }
 
-static void listener_notify(const char *payload, void *arg)
+static int listener_notify(const char *payload, void *arg)
 {
-    osc_app_apply_notification(arg, payload);
+    return osc_app_apply_notification(arg, payload) != OSC_OK;
 }
 
 /* Every connection holds a descriptor. The soft limit is often 1024 (kept low for select(), which

@@ -205,8 +205,9 @@ osc_err osc_app_load_cache(struct osc_app *app);
 /* Reads a principal from the database into the cache; a principal that is gone is recorded as
  * deleted (OSC_E_NOT_FOUND). */
 osc_err osc_app_cache_principal(struct osc_app *app, const char *id);
-/* Applies one change notification of another replica ("p:<id>", "t:<id>:<expiry>"). */
-void osc_app_apply_notification(struct osc_app *app, const char *payload);
+/* Applies one change notification of another replica ("p:<id>", "t:<id>:<expiry>"). An error
+ * when the change could not be applied (the principal's read failed): a full reload is due. */
+osc_err osc_app_apply_notification(struct osc_app *app, const char *payload);
 /* Re-seals every stored secret key under the key ring's primary key, batch by batch, online.
  * *resealed counts them; a key sealed under a kid the ring no longer holds is reported and
  * skipped (OSC_E_NOT_FOUND at the end if there was any). */

@@ -233,10 +233,12 @@ osc_err osc_store_bootstrap(osc_store *st, const char *domain_name, const char *
 typedef struct osc_listener osc_listener;
 
 struct osc_listener_ops {
-    /* After every (re)connection, once LISTEN is active: anything missed must be reloaded. */
-    void (*resync)(void *arg);
-    /* One notification payload ("p:<id>", "t:<id>:<expiry>"). */
-    void (*notify)(const char *payload, void *arg);
+    /* After every (re)connection, once LISTEN is active, and after a change notify could not
+     * apply: everything must be reloaded. Nonzero when it failed: tried again a second later. */
+    int (*resync)(void *arg);
+    /* One notification payload ("p:<id>", "t:<id>:<expiry>"). Nonzero when the change could not
+     * be applied (its read failed): a resync is then due. */
+    int (*notify)(const char *payload, void *arg);
 };
 
 /* Starts a thread that listens on conninfo (not through a transaction-mode pooler: LISTEN is

@@ -53,30 +53,33 @@ osc_err osc_app_cache_principal(struct osc_app *app, const char *id)
     return err;
 }
 
-static void refresh_principal(struct osc_app *app, const char *id)
+static osc_err refresh_principal(struct osc_app *app, const char *id)
 {
     osc_err err = osc_app_cache_principal(app, id);
 
-    if (err && err != OSC_E_NOT_FOUND)
+    if (err == OSC_E_NOT_FOUND)
+        return OSC_OK; /* recorded as deleted */
+    if (err)
         osc_log(OSC_LOG_WARN, "cache.refresh_failed", "principal_id", id, "error",
                 osc_err_name(err), OSC_LOG_END);
+    return err;
 }
 
-void osc_app_apply_notification(struct osc_app *app, const char *payload)
+osc_err osc_app_apply_notification(struct osc_app *app, const char *payload)
 {
     char id[OSC_ID_LEN + 1];
 
-    if (strncmp(payload, "p:", 2) == 0 && osc_valid_id(payload + 2)) {
-        refresh_principal(app, payload + 2);
-    } else if (strncmp(payload, "t:", 2) == 0 && strlen(payload) > 2 + OSC_ID_LEN + 1 &&
-               payload[2 + OSC_ID_LEN] == ':') {
+    if (strncmp(payload, "p:", 2) == 0 && osc_valid_id(payload + 2))
+        return refresh_principal(app, payload + 2);
+    if (strncmp(payload, "t:", 2) == 0 && strlen(payload) > 2 + OSC_ID_LEN + 1 &&
+        payload[2 + OSC_ID_LEN] == ':') {
         char *end = NULL;
         long long exp = strtoll(payload + 3 + OSC_ID_LEN, &end, 10);
         memcpy(id, payload + 2, OSC_ID_LEN);
         id[OSC_ID_LEN] = '\0';
         if (osc_valid_id(id) && end && *end == '\0')
-            (void)osc_pcache_revoke(app->pcache, id, (int64_t)exp);
-    } else {
-        osc_log(OSC_LOG_WARN, "cache.unknown_notification", OSC_LOG_END);
+            return osc_pcache_revoke(app->pcache, id, (int64_t)exp);
     }
+    osc_log(OSC_LOG_WARN, "cache.unknown_notification", OSC_LOG_END);
+    return OSC_OK; /* nothing to apply, nothing a resync would fix */
 }

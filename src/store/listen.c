@@ -1,6 +1,8 @@
 /* The notification listener: one thread, one direct connection, LISTEN oscred. Dropped
  * connections are re-opened every second, and each new one starts with a resync, because
- * notifications sent while nobody listened are lost. */
+ * notifications sent while nobody listened are lost. A notification that could not be applied
+ * (the read of what changed failed) is lost the same way, so it also makes a resync due; a resync
+ * that fails is tried again a second later, until one succeeds. */
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
@@ -13,7 +15,8 @@
 #include "oscred/store.h"
 
 #define POLL_MS 250
-#define HEARTBEAT_POLLS 20 /* a silent peer is checked every 5 s: a dead network shows no EOF */
+#define HEARTBEAT_POLLS 20   /* a silent peer is checked every 5 s: a dead network shows no EOF */
+#define RESYNC_RETRY_POLLS 4 /* a failed resync is tried again after about a second */
 
 struct osc_listener {
     char *conninfo;
@@ -58,6 +61,7 @@ static void *run(void *arg)
     struct osc_listener *l = arg;
     PGconn *c = NULL;
     int quiet_polls = 0;
+    int resync_due = 0, resync_wait = 0;
 
     while (!atomic_load(&l->stop)) {
         if (!c) {
@@ -68,7 +72,12 @@ static void *run(void *arg)
                 continue;
             }
             osc_log(OSC_LOG_INFO, "db.listening", OSC_LOG_END);
-            l->ops.resync(l->arg);
+            resync_due = 1;
+            resync_wait = 0;
+        }
+        if (resync_due && --resync_wait < 0) {
+            resync_due = l->ops.resync(l->arg) != 0;
+            resync_wait = RESYNC_RETRY_POLLS;
         }
         struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
         int ready = poll(&pfd, 1, POLL_MS);
@@ -88,7 +97,8 @@ static void *run(void *arg)
             }
         }
         for (PGnotify *n = PQnotifies(c); n; n = PQnotifies(c)) {
-            l->ops.notify(n->extra, l->arg);
+            if (l->ops.notify(n->extra, l->arg))
+                resync_due = 1;
             PQfreemem(n);
         }
     }

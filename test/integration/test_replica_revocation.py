@@ -16,7 +16,7 @@ import pytest
 import client
 import opsutil
 import sa_client as sc
-from realclients import MSG_BAD_TOKEN, Key, new_principal
+from realclients import MSG_BAD_TOKEN, Key, new_principal, poll
 
 TOKEN_DEADLINE = 1.0  # seconds from the 2xx on replica A
 KNOWN_DEADLINE = 1.5  # a user created on A reaching B's cache, only to set the stage (test_tokens.py uses 1.5 too)
@@ -200,3 +200,32 @@ def test_service_accounts_get_no_token_on_either_replica(replicas, admin):
     for x in (a, b):
         body = client.password_auth(client.new_password(), name=sa["name"], domain_name=admin.domain_name)
         client.assert_keystone_error(client.issue_token(x, body), 401)
+
+
+REFRESH_ROLE = "oscred_refresh"
+
+
+def test_a_change_whose_refresh_read_failed_still_reaches_the_cache(stack, base, admin, make_user):
+    """A replica learns of a change by notification and reads the principal again; when that read fails, the
+    notification is spent, so the replica reloads its cache (and keeps trying each second until a reload
+    succeeds) instead of serving the old state for good. The replica's pooled connections use a role that
+    is refused SELECT on principals for a moment; its notifications arrive over a connection of its own."""
+    stack.pg.psql("DO $$ BEGIN CREATE ROLE %s LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$" % REFRESH_ROLE)
+    stack.pg.psql("GRANT ALL ON ALL TABLES IN SCHEMA public TO %s; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO %s"
+                  % (REFRESH_ROLE, REFRESH_ROLE))
+    url = stack.pg.url.replace("postgresql://postgres@", "postgresql://%s@" % REFRESH_ROLE, 1)
+    assert url != stack.pg.url, stack.pg.url
+    srv = stack.new_server("refresh", OSCRED_DATABASE_URL=url, OSCRED_DATABASE_LISTEN_URL=stack.pg.url)
+    try:
+        u = make_user(prefix="refresh")
+        poll(lambda: client.token_works(srv.base_url, u.token), KNOWN_DEADLINE, "the user's token on the replica")
+        stack.pg.psql("REVOKE SELECT ON principals FROM %s" % REFRESH_ROLE)
+        try:
+            assert client.update_user(base, admin.token, u.id, enabled=False).status_code == 200
+            opsutil.wait_for_log(srv, lambda rec: rec.get("event") == "cache.refresh_failed"
+                                 and rec.get("principal_id") == u.id, 10, "the replica's failed refresh")
+        finally:
+            stack.pg.psql("GRANT SELECT ON principals TO %s" % REFRESH_ROLE)
+        poll(lambda: not client.token_works(srv.base_url, u.token), 10, "the disabled user's token refused")
+    finally:
+        srv.stop()
