@@ -143,6 +143,14 @@ osc_err osc_tokens_issue(struct osc_app *app, struct osc_ctx *ctx,
     err = osc_pcache_put(app->pcache, &p, ticket);
     if (err)
         goto out;
+    /* The cache holds the principal as it is now: a change that committed while the password was
+     * hashed (a new password, a disable, a deletion) wins over what this login read, so no token
+     * is issued that every check would refuse. */
+    if (osc_pcache_get(app->pcache, p.id, &out->principal) != OSC_PCACHE_FOUND ||
+        !out->principal.enabled || out->principal.password_epoch != p.password_epoch) {
+        err = osc_ctx_fail(ctx, OSC_E_UNAUTHENTICATED, MSG_UNAUTH);
+        goto out;
+    }
     memset(t, 0, sizeof(*t));
     err = osc_crypto_new_id(t->id);
     if (err)
@@ -162,8 +170,6 @@ osc_err osc_tokens_issue(struct osc_app *app, struct osc_ctx *ctx,
     if (err)
         goto out;
     snprintf(t->kid, sizeof(t->kid), "%s", osc_keyring_primary(kr));
-    if (osc_pcache_get(app->pcache, p.id, &out->principal) != OSC_PCACHE_FOUND)
-        err = OSC_E_INTERNAL;
 out:
     osc_keyring_destroy(kr);
     osc_principal_cleanup(&p);
