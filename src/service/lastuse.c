@@ -13,8 +13,10 @@
 
 #define FLUSH_INTERVAL_MS 1000
 /* Distinct keys between two flushes. A replica serves some 10,000 signed requests a second, so
- * this is not reached in practice; if it is, the flusher is woken at once, and uses of further
- * keys until it has taken the batch are not recorded (signing never waits for the database). */
+ * this is not reached in practice; if it is, the use that fills the table wakes the flusher, and
+ * uses of further keys until it has taken the batch are not recorded (signing never waits for
+ * the database). Only that one use wakes it: a flush that fails puts its batch back and fills the
+ * table again, and must then wait its second, not be woken by every request. */
 #define MAX_PENDING 65536
 #define FLUSH_CHUNK 2048 /* keys per statement: tens of milliseconds with the primary key index */
 #define INDEX_SIZE ((size_t)2 * MAX_PENDING) /* open addressing, load factor <= 1/2 */
@@ -52,9 +54,10 @@ void osc_lastuse_record(osc_lastuse *lu, const char *access_key, int64_t at_us, 
         i = lu->n++;
         lu->index[h] = (uint32_t)(i + 1);
         lu->pending[i].at_us = 0;
+        if (lu->n == MAX_PENDING)
+            pthread_cond_signal(&lu->cv);
     } else {
         i = MAX_PENDING;
-        pthread_cond_signal(&lu->cv);
     }
     if (i < MAX_PENDING && lu->pending[i].at_us <= at_us) {
         struct osc_last_use *u = &lu->pending[i];
