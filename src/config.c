@@ -104,7 +104,8 @@ osc_err osc_config_load(unsigned needs, struct osc_config *out, char *why, size_
     for (int i = 0; i < 2; i++) {
         const char *name = i ? "OSCRED_DATABASE_LISTEN_URL" : "OSCRED_DATABASE_URL";
         const char *url = i ? c.database_listen_url : c.database_url;
-        if (url && !conninfo_ok(url)) {
+        unsigned used_by = i ? OSC_NEED_LISTENER : OSC_NEED_DATABASE;
+        if (url && (needs & used_by) && !conninfo_ok(url)) {
             snprintf(why, whylen,
                      "%s: not a libpq connection string or URI (not shown: it may hold the "
                      "password; percent-encode special characters in a URI)",

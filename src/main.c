@@ -319,7 +319,8 @@ static int cmd_serve(void)
     sigset_t set;
     int sig = 0, rc = 1;
 
-    if (osc_config_load(OSC_NEED_DATABASE | OSC_NEED_KEYS, &cfg, why, sizeof(why)))
+    if (osc_config_load(OSC_NEED_DATABASE | OSC_NEED_KEYS | OSC_NEED_LISTENER, &cfg, why,
+                        sizeof(why)))
         return fail_config(why);
     osc_log_set_level(cfg.log_level);
     /* Block the signals we handle before any thread starts, so they all inherit the mask and

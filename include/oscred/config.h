@@ -33,6 +33,7 @@ struct osc_config {
 #define OSC_NEED_DATABASE 0x1u
 #define OSC_NEED_KEYS 0x2u
 #define OSC_NEED_BOOTSTRAP 0x4u
+#define OSC_NEED_LISTENER 0x8u /* serve: OSCRED_DATABASE_LISTEN_URL */
 
 /* Reads the environment into *out. On a missing or invalid variable returns OSC_E_INVALID and
  * writes one line naming it into why. Strings point into the environment or static storage. */

@@ -54,6 +54,12 @@ def test_a_connection_string_libpq_cannot_read_is_refused_without_quoting_it(sta
         assert secret not in r.stdout + r.stderr, r.stderr
 
 
+def test_a_bad_listen_url_concerns_serve_only(stack):
+    """OSCRED_DATABASE_LISTEN_URL is serve's alone: migrate, which never listens, runs with it set to anything."""
+    r = stack.cli("migrate", check=False, OSCRED_DATABASE_LISTEN_URL="host=127.0.0.1 password=hunter two")
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+
+
 def test_keygen_fails_when_the_key_ring_cannot_be_written(stack):
     """`oscred keygen > keys.json` on a full disk must not exit 0 with an empty file."""
     with open("/dev/full", "w") as full:
