@@ -36,9 +36,11 @@ osc_err osc_pcache_create(int64_t tombstone_ttl_us, osc_pcache **out);
 void osc_pcache_destroy(osc_pcache *pc);
 
 /* A ticket to take just before reading (or writing) a principal in the database, and to hand to
- * osc_pcache_put with what was read. Tickets increase: a read that began later saw the database
- * as it was then, so a put whose ticket is older than the entry's own carries older state (a
- * login that read the principal before a password change and puts it after its slow hash). */
+ * osc_pcache_put with what was read. Tickets increase, and a put whose ticket is older than the
+ * entry's own is dropped: a login that read the principal before a password change and puts it
+ * after its slow hash loses to the change's own put and to its notification's re-read, which
+ * began after the change committed. Between two writes on one replica ticket order need not be
+ * commit order; the notification each change sends sets the entry right afterwards. */
 uint64_t osc_pcache_ticket(osc_pcache *pc);
 /* Inserts or replaces the entry of p (no password hash is kept) unless the entry came from a read
  * with a newer ticket; a principal already recorded as deleted stays deleted. */

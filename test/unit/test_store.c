@@ -134,7 +134,8 @@ static void test_store_create_of_a_name_whose_holder_cannot_be_read_is_a_conflic
     warm_up();
     fake_answer_error("23505", "principals_domain_name_key",
                       "duplicate key value violates unique constraint");
-    /* the lookup of the holder fails: nothing of it may be used or freed */
+    /* the lookup of the holder fails: still a conflict, said to be a user's (a holder left
+     * uninitialised here crashed the process; test_roles_aws.py's tag test shows that one) */
     fake_answer_error("57014", NULL, "canceling statement due to statement timeout");
     capture_begin();
     osc_err err = osc_store_create_user(st, &AUDIT, "domain", &u, &out, &holder);
