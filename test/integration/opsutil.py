@@ -269,6 +269,17 @@ def lock_waiters_and_holders(pg, hold_s):
 
 # -- processes ---------------------------------------------------------------------------------------------------
 
+def server_with_role(stack, name, role):
+    """A server whose pooled connections log in as `role`, granted everything on the schema so that a test can
+    revoke one privilege and make one kind of statement fail; it listens for notifications as the superuser."""
+    stack.pg.psql("DO $$ BEGIN CREATE ROLE %s LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$" % role)
+    stack.pg.psql("GRANT ALL ON ALL TABLES IN SCHEMA public TO %s; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO %s"
+                  % (role, role))
+    url = stack.pg.url.replace("postgresql://postgres@", "postgresql://%s@" % role, 1)
+    assert url != stack.pg.url, stack.pg.url
+    return stack.new_server(name, OSCRED_DATABASE_URL=url, OSCRED_DATABASE_LISTEN_URL=stack.pg.url)
+
+
 def read_to_eof(sock):
     """Everything the peer sends until it closes the connection."""
     data = b""

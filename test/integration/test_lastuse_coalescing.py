@@ -16,6 +16,7 @@ import pytest
 import requests
 
 import client
+import harness
 import opsutil
 import sa_client as sc
 from realclients import new_principal
@@ -130,3 +131,30 @@ def test_a_burst_of_signed_requests_is_one_write_per_second(base, admin, aws_adm
     assert ans.text_of("GetAccessKeyLastUsedResult/AccessKeyLastUsed/Region") == "eu-west-1", ans.text
     assert ans.text_of("GetAccessKeyLastUsedResult/AccessKeyLastUsed/ServiceName") == "iam", ans.text
 
+
+
+def test_uses_a_failed_flush_could_not_write_are_written_by_a_later_one(stack, base, admin, make_user):
+    """The flusher takes the pending uses out before it writes them; when the write fails, it puts them back
+    (unless newer uses arrived) for the next flush, a second later. The server's pooled connections use a role
+    refused UPDATE on access_keys for a moment: signing, which only reads, goes on."""
+    role = "oscred_lastuse"
+    srv = opsutil.server_with_role(stack, "lastuse-retry", role)
+    try:
+        u = make_user(prefix="lastuse-retry")
+        k = client.new_key(base, admin.token, u.id)
+        stack.pg.psql("REVOKE UPDATE ON access_keys FROM %s" % role)
+        try:
+            assert opsutil.sdk_show(srv.base_url, k["access"], k["secret"]).status_code == 200
+            opsutil.wait_for_log(srv, lambda rec: rec.get("event") == "lastuse.flush_failed", 10,
+                                 "a failed last-use flush")
+            assert stack.pg.psql("SELECT last_used_at IS NULL FROM access_keys WHERE access_key = '%s'"
+                                 % k["access"]).strip() == "t"
+        finally:
+            stack.pg.psql("GRANT UPDATE ON access_keys TO %s" % role)
+        def written():
+            return stack.pg.psql("SELECT last_used_at IS NOT NULL FROM access_keys WHERE access_key = '%s'"
+                                 % k["access"]).strip() == "t"
+
+        harness.wait_until(written, 10, what="the use written by a later flush")
+    finally:
+        srv.stop()

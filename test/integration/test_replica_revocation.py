@@ -210,12 +210,7 @@ def test_a_change_whose_refresh_read_failed_still_reaches_the_cache(stack, base,
     notification is spent, so the replica reloads its cache (and keeps trying each second until a reload
     succeeds) instead of serving the old state for good. The replica's pooled connections use a role that
     is refused SELECT on principals for a moment; its notifications arrive over a connection of its own."""
-    stack.pg.psql("DO $$ BEGIN CREATE ROLE %s LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$" % REFRESH_ROLE)
-    stack.pg.psql("GRANT ALL ON ALL TABLES IN SCHEMA public TO %s; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO %s"
-                  % (REFRESH_ROLE, REFRESH_ROLE))
-    url = stack.pg.url.replace("postgresql://postgres@", "postgresql://%s@" % REFRESH_ROLE, 1)
-    assert url != stack.pg.url, stack.pg.url
-    srv = stack.new_server("refresh", OSCRED_DATABASE_URL=url, OSCRED_DATABASE_LISTEN_URL=stack.pg.url)
+    srv = opsutil.server_with_role(stack, "refresh", REFRESH_ROLE)
     try:
         u = make_user(prefix="refresh")
         poll(lambda: client.token_works(srv.base_url, u.token), KNOWN_DEADLINE, "the user's token on the replica")
