@@ -270,7 +270,8 @@ static void check_path(struct violations *v, const char *member, const char *val
     if (!value || !length_ok(v, member, value, 1, 512))
         return;
     n = strlen(value);
-    int ok = value[0] == '/' && (prefix || n == 1 || value[n - 1] == '/');
+    /* "//" has nothing between its slashes: the second form needs one character at least. */
+    int ok = value[0] == '/' && (prefix || n == 1 || (n > 2 && value[n - 1] == '/'));
     for (size_t i = 1; ok && i < n; i++)
         ok = (unsigned char)value[i] >= 0x21 && (unsigned char)value[i] <= 0x7f;
     if (!ok)

@@ -17,9 +17,12 @@ void osc_aws_format_arn(const struct osc_principal *p, char *out, size_t n)
 
 int osc_aws_trust_policy_chars_ok(const char *doc)
 {
-    for (const unsigned char *p = (const unsigned char *)doc; *p; p++) {
-        if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
+    for (const char *p = doc; *p;) {
+        unsigned long cp;
+        size_t len = osc_utf8_next(p, &cp);
+        if (!len || cp > 0xff || (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r'))
             return 0;
+        p += len;
     }
     return 1;
 }

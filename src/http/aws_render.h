@@ -21,13 +21,13 @@ enum osc_aws_role_shape {
  * bytes; 700 bytes always suffice). */
 void osc_aws_format_arn(const struct osc_principal *p, char *out, size_t n);
 
-/* 1 if every byte of doc is allowed by policyDocumentType's pattern
- * [\u0009\u000A\u000D\u0020-\u00FF]+ as this server applies it: no control character other than
- * tab, LF and CR. Length is not checked here. */
+/* 1 if doc is UTF-8 whose every character policyDocumentType's pattern
+ * [\u0009\u000A\u000D\u0020-\u00FF]+ allows: tab, LF, CR and U+0020 to U+00FF (Basic Latin and
+ * Latin-1, as AWS documents it). Length is not checked here. */
 int osc_aws_trust_policy_chars_ok(const char *doc);
 
-/* 1 if doc is a trust policy CreateRole accepts: 1 to OSC_TRUST_POLICY_MAX characters (of UTF-8;
- * bytes if it is not UTF-8), characters as osc_aws_trust_policy_chars_ok, and a JSON object. */
+/* 1 if doc is a trust policy CreateRole accepts: 1 to OSC_TRUST_POLICY_MAX characters,
+ * characters as osc_aws_trust_policy_chars_ok, and a JSON object. */
 int osc_aws_trust_policy_ok(const char *doc);
 
 /* Appends s percent-encoded as RFC 3986 and AWS's policy documents: every byte except

@@ -150,10 +150,14 @@ static void test_aws_render_trust_policy_control_characters_fail(void **state)
         assert_int_equal(osc_aws_trust_policy_ok(s), allowed);
         assert_false(osc_aws_trust_policy_ok(in_string)); /* JSON strings hold none raw */
     }
-    /* DEL and non-ASCII bytes are inside \u0020-\u00FF as this server applies the pattern. */
+    /* DEL and Latin-1 are inside \u0020-\u00FF; U+0100 and beyond, and bytes that are not
+     * UTF-8, are not. */
     assert_true(osc_aws_trust_policy_chars_ok("\x7f"));
-    assert_true(osc_aws_trust_policy_chars_ok("caf\xc3\xa9 \xe2\x82\xac"));
+    assert_true(osc_aws_trust_policy_chars_ok("caf\xc3\xa9 \xc3\xbf"));
     assert_true(osc_aws_trust_policy_chars_ok(""));
+    assert_false(osc_aws_trust_policy_chars_ok("\xc4\x80"));
+    assert_false(osc_aws_trust_policy_chars_ok("{\"a\": \"\xe2\x82\xac\"}"));
+    assert_false(osc_aws_trust_policy_chars_ok("{\"a\": \"\xe9\"}"));
 }
 
 static void test_aws_render_trust_policy_length_in_characters(void **state)
