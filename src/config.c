@@ -47,18 +47,23 @@ static int int_var(const char *name, long def, long min, long max, long *out, ch
     return 0;
 }
 
-/* Whether libpq can read a connection string. Checked here because libpq's own complaint, logged
- * on every connection attempt, quotes the part it could not read: with a raw '%' in a URI's
- * password, the password. */
-static int conninfo_ok(const char *s)
+/* 1 (and why) if libpq cannot read the connection string in variable name. Checked here because
+ * libpq's own complaint, logged on every connection attempt, quotes the part it could not read:
+ * with a raw '%' in a URI's password, the password. */
+static int bad_conninfo(const char *name, const char *url, char *why, size_t whylen)
 {
     char *complaint = NULL;
-    PQconninfoOption *opts = PQconninfoParse(s, &complaint);
+    PQconninfoOption *opts = url ? PQconninfoParse(url, &complaint) : NULL;
 
     PQfreemem(complaint);
-    if (!opts)
+    if (!url || opts) {
+        PQconninfoFree(opts);
         return 0;
-    PQconninfoFree(opts);
+    }
+    snprintf(why, whylen,
+             "%s: not a libpq connection string or URI (not shown: it may hold the password; "
+             "percent-encode special characters in a URI)",
+             name);
     return 1;
 }
 
@@ -101,18 +106,11 @@ osc_err osc_config_load(unsigned needs, struct osc_config *out, char *why, size_
         goto out;
     }
     c.database_listen_url = env("OSCRED_DATABASE_LISTEN_URL");
-    for (int i = 0; i < 2; i++) {
-        const char *name = i ? "OSCRED_DATABASE_LISTEN_URL" : "OSCRED_DATABASE_URL";
-        const char *url = i ? c.database_listen_url : c.database_url;
-        unsigned used_by = i ? OSC_NEED_LISTENER : OSC_NEED_DATABASE;
-        if (url && (needs & used_by) && !conninfo_ok(url)) {
-            snprintf(why, whylen,
-                     "%s: not a libpq connection string or URI (not shown: it may hold the "
-                     "password; percent-encode special characters in a URI)",
-                     name);
-            goto out;
-        }
-    }
+    if (((needs & OSC_NEED_DATABASE) &&
+         bad_conninfo("OSCRED_DATABASE_URL", c.database_url, why, whylen)) ||
+        ((needs & OSC_NEED_LISTENER) &&
+         bad_conninfo("OSCRED_DATABASE_LISTEN_URL", c.database_listen_url, why, whylen)))
+        goto out;
     if (!c.database_listen_url)
         c.database_listen_url = c.database_url;
     c.keys_file = env("OSCRED_KEYS_FILE");
