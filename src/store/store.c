@@ -145,12 +145,19 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
          "a AS (" AUDIT_INSERT "SELECT domain_id, $5, $6, 'user.update', 'user', id, $7 FROM u) "
          "SELECT " PRINCIPAL_COLS("u", "d", "false") " FROM u JOIN domains d ON d.id = u.domain_id",
          7, 0},
+    /* The keys go with their owner, each with its audit row. A key created for the owner while
+     * this statement waits for the owner's row lock is not in its snapshot: the foreign key (no
+     * cascade) then fails the statement, and run() runs it again. */
     [Q_DELETE_PRINCIPAL] =
         {Q_DELETE_PRINCIPAL, "delete_principal",
          "WITH del AS (DELETE FROM principals WHERE id = $2 AND domain_id = $1 AND kind = $3 "
          "  RETURNING id, domain_id, kind), "
+         "k AS (DELETE FROM access_keys WHERE owner_id IN (SELECT id FROM del) "
+         "  RETURNING access_key), "
          "a AS (" AUDIT_INSERT
-         "SELECT domain_id, $4, $5, kind || '.delete', kind, id, $6 FROM del) "
+         "SELECT del.domain_id, $4, $5, 'credential.delete', 'access_key', k.access_key, $6 "
+         "  FROM k, del "
+         "UNION ALL SELECT domain_id, $4, $5, kind || '.delete', kind, id, $6 FROM del) "
          "SELECT id FROM del",
          6, 0},
     [Q_GRANT_ROLE] =
@@ -406,11 +413,13 @@ static void note_failure(osc_store *st, enum q id, osc_err err, const struct poo
             also[0] ? also : NULL, OSC_LOG_END);
 }
 
-static int retryable_conflict(const struct pool_error *perr)
+static int retryable_conflict(enum q id, const struct pool_error *perr)
 {
-    /* deadlock_detected / serialization_failure: the other statement won; running ours again is
-     * what a client retry would do, only sooner. */
-    return strcmp(perr->sqlstate, "40P01") == 0 || strcmp(perr->sqlstate, "40001") == 0;
+    /* deadlock_detected / serialization_failure, or a key created for a principal being deleted
+     * (Q_DELETE_PRINCIPAL): the other statement won; running ours again is what a client retry
+     * would do, only sooner. */
+    return strcmp(perr->sqlstate, "40P01") == 0 || strcmp(perr->sqlstate, "40001") == 0 ||
+           (id == Q_DELETE_PRINCIPAL && strcmp(perr->constraint, "access_keys_owner_id_fkey") == 0);
 }
 
 /* Runs one statement on a pooled connection. A statement marked idempotent runs once more when a
@@ -435,11 +444,11 @@ static osc_err run(osc_store *st, enum q id, const char *const *values, const in
         pool_release(st->pool, c);
         if (err == OSC_E_UNAVAILABLE && !fresh && STMTS[id].idempotent && osc_mono_us() < deadline)
             continue;
-        if (err == OSC_E_INTERNAL && retryable_conflict(perr))
+        if (err == OSC_E_INTERNAL && retryable_conflict(id, perr))
             continue;
         break;
     }
-    if (err == OSC_E_UNAVAILABLE ||
+    if (err == OSC_E_UNAVAILABLE || (err == OSC_E_INTERNAL && retryable_conflict(id, perr)) ||
         (err && !perr->constraint[0] && strcmp(perr->sqlstate, "23505") != 0))
         note_failure(st, id, err, perr);
     return err;

@@ -7,10 +7,14 @@ API's x-amzn-RequestId header and <RequestId> element carry the bare <uuid> of t
 (src/http/resp.c osc_aws_request_id). The rows are read straight from the test PostgreSQL.
 """
 import json
+import os
+import subprocess
+import threading
 
 import requests
 
 import client
+import harness
 import opsutil
 import sa_client as sc
 from realclients import AWS_REQUEST_ID_RE, Key, UUID_RE
@@ -153,6 +157,69 @@ def test_rest_user_and_key_life_cycle_each_write_one_row(stack, base, admin, mak
     t.none(lambda: client.delete_user(base, admin.token, uid), 404)
     t.none(lambda: client.delete_credential(base, admin.token, cred["access"]), 404)
     assert rows_of_target(stack, uid) == seen
+
+
+def _deleted_with_owner(stack, r, owner_id, owner_kind, keys, *, domain_id, actor_id):
+    """The owner's delete request wrote one row per key it took with it, then the owner's own row."""
+    assert r.status_code == 204, "%d %s" % (r.status_code, r.text)
+    rows = rows_of_request(stack, r.headers["X-Request-Id"])
+    common = {"domain_id": domain_id, "actor_id": actor_id, "actor_kind": "user",
+              "request_id": r.headers["X-Request-Id"]}
+    want = [dict(common, action="credential.delete", target_kind="access_key", target_id=k) for k in sorted(keys)]
+    want.append(dict(common, action=owner_kind + ".delete", target_kind=owner_kind, target_id=owner_id))
+    got = [{k: row[k] for k in want[0]} for row in rows]
+    got[:-1] = sorted(got[:-1], key=lambda x: x["target_id"])
+    assert got == want, rows
+
+
+def test_deleting_an_owner_audits_each_key_it_takes_with_it(stack, base, admin, make_user):
+    u = make_user(prefix="audit-owner")
+    keys = [client.new_key(base, admin.token, u.id)["access"] for _ in range(2)]
+    r = client.delete_user(base, admin.token, u.id)
+    _deleted_with_owner(stack, r, u.id, "user", keys, domain_id=admin.domain_id, actor_id=admin.id)
+    for k in keys:
+        assert [x["action"] for x in rows_of_target(stack, k)] == ["credential.create", "credential.delete"]
+        assert client.show_credential(base, admin.token, k).status_code == 404
+
+    sa = sc.new_sa(base, admin, prefix="audit-owner-sa")
+    key = sc.sa_key(base, admin.token, sa)
+    r = sc.delete_sa(base, admin.token, sa["id"])
+    _deleted_with_owner(stack, r, sa["id"], "service_account", [key.access], domain_id=admin.domain_id,
+                        actor_id=admin.id)
+
+
+def test_a_key_created_while_its_owner_is_deleted_goes_with_it_and_is_audited(stack, server_factory, admin,
+                                                                              make_user):
+    """A key committed while the owner's delete waits for the owner's row lock is outside that statement's
+    snapshot: it must not be left behind without its owner, nor disappear without an audit row."""
+    srv = server_factory("owner-race", OSCRED_DATABASE_TIMEOUT="20")
+    u = make_user(prefix="audit-race")
+    first = client.new_key(srv.base_url, admin.token, u.id)["access"]
+    late = "Z" + os.urandom(10).hex().upper()[:19]
+    hold_s = 3
+    # What CreateAccessKey's statement does, in a transaction that stays open while the delete arrives.
+    holder = subprocess.Popen(
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", stack.pg.url, "-c",
+         "BEGIN; UPDATE principals SET key_count = key_count + 1 WHERE id = '%s'; "
+         "INSERT INTO access_keys (access_key, owner_id, kid, sealed) VALUES ('%s', '%s', 'k', '\\x00'); "
+         "SELECT pg_sleep(%d); COMMIT;" % (u.id, late, u.id, hold_s)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        harness.wait_until(lambda: opsutil.lock_waiters_and_holders(stack.pg, hold_s)[1] == 1, timeout=10,
+                           what="the transaction creating a key")
+        answer = {}
+        t = threading.Thread(target=lambda: answer.update(r=client.delete_user(srv.base_url, admin.token, u.id)))
+        t.start()
+        harness.wait_until(lambda: opsutil.lock_waiters_and_holders(stack.pg, hold_s)[0] >= 1, timeout=10,
+                           what="the delete waiting for the owner's row")
+        t.join(timeout=hold_s + 30)
+        assert not t.is_alive(), "the delete was never answered"
+    finally:
+        _, err = holder.communicate(timeout=hold_s + 30)
+    assert holder.returncode == 0, err
+    _deleted_with_owner(stack, answer["r"], u.id, "user", [first, late], domain_id=admin.domain_id,
+                        actor_id=admin.id)
+    assert stack.pg.psql("SELECT count(*) FROM access_keys WHERE owner_id = '%s'" % u.id).strip() == "0"
 
 
 def test_refused_changes_leave_no_row(stack, base, admin, make_user):
