@@ -24,6 +24,8 @@
     X(KEY_LIMIT, 400, "akSkNumExceed", 409, "LimitExceeded",                                       \
       "Cannot exceed quota for AccessKeysPerUser: 2")                                              \
     X(TOO_LARGE, 413, "IAM.0011", 413, "ValidationError", "The request body is too large.")        \
+    X(HEADERS_TOO_LARGE, 431, "IAM.0011", 431, "ValidationError",                                  \
+      "The request headers are too large.")                                                        \
     X(UNAVAILABLE, 503, "IAM.0006", 503, "ServiceUnavailable",                                     \
       "The service is temporarily unavailable.")                                                   \
     X(MISSING_AUTH, 401, "IAM.0001", 403, "MissingAuthenticationToken",                            \

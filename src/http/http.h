@@ -12,6 +12,8 @@
 #define OSC_MAX_SEGMENTS 10
 #define OSC_JSON_BODY_MAX ((size_t)64 * 1024)
 #define OSC_QUERY_BODY_MAX ((size_t)512 * 1024)
+/* The header fields of a request, each counted as "Name: value" and its line end. */
+#define OSC_HEADERS_MAX ((size_t)16 * 1024)
 
 /* Which dialect a path speaks: it decides the error format. */
 enum osc_surface {

@@ -27,6 +27,8 @@ static const char *status_title(int status)
         return "Conflict";
     case 413:
         return "Request Entity Too Large";
+    case 431:
+        return "Request Header Fields Too Large";
     case 503:
         return "Service Unavailable";
     default:

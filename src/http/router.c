@@ -258,6 +258,17 @@ static void remote_address(const struct _u_request *u, char *out, size_t n)
     }
 }
 
+/* The size of the header block as the client sent it (ulfius joins repeated fields, which adds
+ * a little). libmicrohttpd refuses blocks beyond its connection memory itself (server.c). */
+static size_t header_block_size(const struct _u_map *headers)
+{
+    size_t n = 0;
+
+    for (int i = 0; headers && i < headers->nb_values; i++)
+        n += strlen(headers->keys[i]) + strlen(headers->values[i]) + 4; /* ": " and CRLF */
+    return n;
+}
+
 /* Requests being handled right now, so shutdown can wait for them and not for idle keep-alive
  * connections. */
 static _Atomic int in_flight;
@@ -305,7 +316,10 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
     }
     if (!err && !rt)
         allowed_methods(&r, allow, sizeof(allow));
-    if (!err && !rt && allow[0]) {
+    if (header_block_size(u->map_header) > OSC_HEADERS_MAX) {
+        err = osc_ctx_fail(&ctx, OSC_E_HEADERS_TOO_LARGE, "The request headers exceed %zu bytes.",
+                           OSC_HEADERS_MAX);
+    } else if (!err && !rt && allow[0]) {
         u_map_put(resp->map_header, "Allow", allow);
         err = osc_ctx_fail(&ctx, OSC_E_METHOD, "The method %.16s is not allowed for %.200s.",
                            r.method, r.raw_path);

@@ -25,8 +25,9 @@
 
 #define CONNECTION_TIMEOUT_S 75 /* longer than common load balancer keep-alive idle timeouts */
 #define CONNECTION_LIMIT 4096   /* over all workers; the acceptor refuses beyond it */
-/* MHD keeps request headers in the connection's memory pool: bounding the pool bounds them
- * (16 KiB of headers plus MHD's bookkeeping); larger header blocks get 431 from MHD. */
+/* MHD keeps the request line and headers in the connection's memory pool: bounding the pool
+ * bounds them. OSC_HEADERS_MAX of headers fit with MHD's bookkeeping, and the router answers 431
+ * beyond it; what does not fit the pool at all gets MHD's own 414 or 431. */
 #define CONNECTION_MEMORY ((intptr_t)24 * 1024) /* an MHD_OptionItem value is an intptr_t */
 
 struct worker {

@@ -511,7 +511,7 @@ def check_response(method, path_template, status, body_json_or_None, headers, ac
       * a path the spec does not have must answer 404 in its surface's format (check_unrouted);
       * a method the path does not implement must answer 405 (checked against the 405 the path's other
         operations declare) or 404 (the surface's not-found format);
-      * 431 (request headers over 16 KiB) is answered by the HTTP library before routing and is not checked.
+      * 431 (request headers over 16 KiB) can answer any route; test_http_limits.py checks its bodies.
     Returns the operationId, or None when nothing was marked.
     """
     m = method.lower()
