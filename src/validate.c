@@ -100,6 +100,11 @@ long osc_utf8_length(const char *s)
     return n;
 }
 
+int osc_noncharacter(unsigned long cp)
+{
+    return (cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe;
+}
+
 int osc_valid_text(const char *s, size_t max_chars)
 {
     const char *p = s;
@@ -110,7 +115,7 @@ int osc_valid_text(const char *s, size_t max_chars)
     while (*p) {
         unsigned long cp;
         size_t len = osc_utf8_next(p, &cp);
-        if (!len || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0))
+        if (!len || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) || osc_noncharacter(cp))
             return 0;
         p += len;
         if (++n > max_chars)

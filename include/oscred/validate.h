@@ -16,7 +16,11 @@ long osc_utf8_length(const char *s);
 /* Decodes the UTF-8 character at s (not at its NUL): its length in bytes and *cp, or 0 when the
  * bytes there are not valid UTF-8. */
 size_t osc_utf8_next(const char *s, unsigned long *cp);
-/* Free text (descriptions): valid UTF-8, at most max_chars characters, no control characters. */
+/* Unicode noncharacters: U+FDD0..U+FDEF and the last two code points of every plane. Never text;
+ * U+FFFE and U+FFFF cannot even appear in XML. */
+int osc_noncharacter(unsigned long cp);
+/* Free text (descriptions): valid UTF-8, at most max_chars characters, no control characters and
+ * no noncharacters. */
 int osc_valid_text(const char *s, size_t max_chars);
 /* Passwords: valid UTF-8, 1 to 1024 bytes, no NUL (JSON may carry one). */
 int osc_valid_password(const char *s, size_t bytes);

@@ -231,28 +231,34 @@ static void check_status(struct violations *v, const char *value, int *active)
     }
 }
 
-static void check_max_items(struct violations *v, const char *value, int *out)
+/* An integer parameter in [min, max], with AWS's wording for what is not an integer and for what
+ * is out of range. *out is set only when the value is good. */
+static void check_int_range(struct violations *v, const char *member, const char *value, long min,
+                            long max, long *out)
 {
     char *end = NULL;
-    long n;
+    long n = strtol(value, &end, 10);
 
-    *out = DEFAULT_MAX_ITEMS;
-    if (!value)
-        return;
-    n = strtol(value, &end, 10);
-    if (!value[0] || *end || n < 1 || n > 1000) {
-        if (*end || !value[0])
-            violation(v,
-                      "Value '%.32s' at 'maxItems' failed to satisfy constraint: Member must be "
-                      "an integer between 1 and 1000",
-                      value);
-        else
-            violation(v,
-                      "Value '%.32s' at 'maxItems' failed to satisfy constraint: Member must have "
-                      "value %s than or equal to %d",
-                      value, n < 1 ? "greater" : "less", n < 1 ? 1 : 1000);
-        return;
-    }
+    if (!value[0] || *end)
+        violation(v,
+                  "Value '%.32s' at '%s' failed to satisfy constraint: Member must be an integer "
+                  "between %ld and %ld",
+                  value, member, min, max);
+    else if (n < min || n > max)
+        violation(v,
+                  "Value '%.32s' at '%s' failed to satisfy constraint: Member must have value %s "
+                  "than or equal to %ld",
+                  value, member, n < min ? "greater" : "less", n < min ? min : max);
+    else
+        *out = n;
+}
+
+static void check_max_items(struct violations *v, const char *value, int *out)
+{
+    long n = DEFAULT_MAX_ITEMS;
+
+    if (value)
+        check_int_range(v, "maxItems", value, 1, 1000, &n);
     *out = (int)n;
 }
 
@@ -283,15 +289,22 @@ static void check_path(struct violations *v, const char *member, const char *val
                          : "(\\u002F)|(\\u002F[\\u0021-\\u007F]+\\u002F)");
 }
 
-/* Tag keys and values: letters, spaces, numbers and _.:/=+-@ (ASCII here; other Unicode letters
- * and numbers are accepted as any non-ASCII UTF-8). */
+/* Tag keys and values: letters, spaces, numbers and _.:/=+-@. Exact for ASCII; beyond it, without
+ * Unicode's category tables, every character but the C1 controls and the noncharacters passes. */
 static int tag_text_ok(const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x80 && !is_word(*p) && !strchr(" _.:/=+-@", *p))
+    for (const char *p = s; *p;) {
+        unsigned long cp;
+        size_t len = osc_utf8_next(p, &cp);
+
+        if (!len)
             return 0;
+        if (cp < 0x80 ? !is_word((unsigned char)cp) && !strchr(" _.:/=+-@", (int)cp)
+                      : cp < 0xa0 || osc_noncharacter(cp))
+            return 0;
+        p += len;
     }
-    return osc_utf8_length(s) >= 0;
+    return 1;
 }
 
 /* Tags.member.N.Key / .Value, N = 1, 2, ... without gaps. */
@@ -535,6 +548,39 @@ out:
     return err;
 }
 
+/* ListAccessKeys markers: base64url of "<created_us> <access key>" of the last key shown. The
+ * next page starts after that position in the list's order (created, then id), so deleting keys
+ * while paging through them (rotation) does not invalidate the marker. */
+static osc_err encode_key_marker(const struct osc_credential *last, char **out)
+{
+    char pos[32 + OSC_AK_LEN];
+    int len = snprintf(pos, sizeof(pos), "%lld %s", (long long)last->created_us, last->access_key);
+
+    return osc_crypto_b64url_encode((const unsigned char *)pos, (size_t)len, out);
+}
+
+static int key_after(const struct osc_credential *k, long long at_us, const char *ak)
+{
+    return k->created_us > at_us || (k->created_us == at_us && strcmp(k->access_key, ak) > 0);
+}
+
+static osc_err decode_key_marker(struct call *c, const char *marker, long long *at_us, char *ak)
+{
+    unsigned char *raw = NULL;
+    size_t n = 0;
+    char pos[32 + OSC_AK_LEN], tail;
+    int ok = osc_crypto_b64url_decode(marker, strlen(marker), &raw, &n) == OSC_OK &&
+             n < sizeof(pos) && !memchr(raw, '\0', n);
+
+    if (ok) {
+        memcpy(pos, raw, n);
+        pos[n] = '\0';
+        ok = sscanf(pos, "%lld %20[A-Z0-9]%c", at_us, ak, &tail) == 2 && osc_valid_access_key(ak);
+    }
+    free(raw);
+    return ok ? OSC_OK : osc_ctx_fail(c->ctx, OSC_E_INVALID, "Invalid Marker.");
+}
+
 static osc_err list_access_keys(struct call *c, struct _u_response *resp)
 {
     osc_err err = OSC_OK;
@@ -543,6 +589,7 @@ static osc_err list_access_keys(struct call *c, struct _u_response *resp)
     struct osc_credential *keys = NULL;
     size_t n = 0, start = 0, end;
     int max_items = DEFAULT_MAX_ITEMS;
+    char *next = NULL;
 
     check_user_name(&c->v, "userName", user, 128);
     check_marker(&c->v, marker);
@@ -554,16 +601,22 @@ static osc_err list_access_keys(struct call *c, struct _u_response *resp)
         err = osc_cred_list(c->app, c->ctx, p.id, &keys, &n);
     if (err)
         goto out;
-    /* The marker is the id of the first key of the next page. */
     if (marker) {
-        while (start < n && strcmp(keys[start].access_key, marker) != 0)
-            start++;
-        if (start == n) {
-            err = osc_ctx_fail(c->ctx, OSC_E_INVALID, "Invalid Marker.");
+        long long at_us = 0;
+        char after[OSC_AK_LEN + 1];
+
+        err = decode_key_marker(c, marker, &at_us, after);
+        if (err)
             goto out;
-        }
+        while (start < n && !key_after(&keys[start], at_us, after))
+            start++;
     }
     end = start + (size_t)max_items < n ? start + (size_t)max_items : n;
+    if (end < n) {
+        err = encode_key_marker(&keys[end - 1], &next);
+        if (err)
+            goto out;
+    }
     begin(c, 1);
     osc_xml_text(&c->x, "UserName", p.name);
     if (start == end) {
@@ -581,10 +634,11 @@ static osc_err list_access_keys(struct call *c, struct _u_response *resp)
         osc_xml_close(&c->x, "AccessKeyMetadata");
     }
     osc_xml_text(&c->x, "IsTruncated", end < n ? "true" : "false");
-    if (end < n)
-        osc_xml_text(&c->x, "Marker", keys[end].access_key);
+    if (next)
+        osc_xml_text(&c->x, "Marker", next);
     err = finish(c, resp, 1);
 out:
+    free(next);
     free(keys);
     osc_principal_cleanup(&p);
     return err;
@@ -727,7 +781,9 @@ static osc_err decode_marker(struct call *c, const char *marker, char *lower, si
     memcpy(id, nl + 1, OSC_ID_LEN);
     id[OSC_ID_LEN] = '\0';
     free(raw);
-    if (!osc_valid_id(id))
+    /* The name goes to the database as text: it must be a name (no NUL, no bytes that are not
+     * UTF-8), not whatever a client put in a marker. */
+    if (strlen(lower) != (size_t)(nl - raw) || !osc_valid_name(lower) || !osc_valid_id(id))
         return osc_ctx_fail(c->ctx, OSC_E_INVALID, "Invalid Marker.");
     return OSC_OK;
 }
@@ -891,15 +947,8 @@ static osc_err create_role(struct call *c, struct _u_response *resp)
         violation(&c->v, "Value at 'description' failed to satisfy constraint: Member must "
                          "satisfy regular expression pattern: [\\p{L}\\p{M}\\p{Z}\\p{S}"
                          "\\p{N}\\p{P}]*");
-    if (msd) {
-        char *end = NULL;
-        duration = strtol(msd, &end, 10);
-        if (!msd[0] || *end || duration < 3600 || duration > 43200)
-            violation(&c->v,
-                      "Value '%.32s' at 'maxSessionDuration' failed to satisfy constraint: Member "
-                      "must have value %s than or equal to %d",
-                      msd, duration < 3600 ? "greater" : "less", duration < 3600 ? 3600 : 43200);
-    }
+    if (msd)
+        check_int_range(&c->v, "maxSessionDuration", msd, 3600, 43200, &duration);
     err = violations_done(c);
     if (!err)
         err = parse_tags(c, tags, &ntags);

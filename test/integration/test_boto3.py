@@ -239,6 +239,25 @@ def test_list_access_keys_paginator(boto, aws_admin):
     _fails(lambda: iam.list_access_keys(UserName=name, MaxItems=1, Marker="not-a-marker"), "ValidationError", 400)
 
 
+def test_list_access_keys_marker_survives_deleting_keys(boto, aws_admin):
+    """Rotation pages through a user's keys while deleting them: a marker is a position, not a key that must
+    still exist (aws-iam.md §2: markers are opaque)."""
+    iam = boto(aws_admin.key)
+    name, _ = _new_user(iam)
+    first, second = (_new_key(iam, name)[0].access for _ in range(2))
+    page = iam.list_access_keys(UserName=name, MaxItems=1)
+    assert [m["AccessKeyId"] for m in page["AccessKeyMetadata"]] == [first] and page["IsTruncated"], page
+    iam.delete_access_key(UserName=name, AccessKeyId=second)
+    rest = iam.list_access_keys(UserName=name, MaxItems=1, Marker=page["Marker"])
+    assert rest["AccessKeyMetadata"] == [] and rest["IsTruncated"] is False, rest
+    iam.delete_access_key(UserName=name, AccessKeyId=first)
+    rest = iam.list_access_keys(UserName=name, MaxItems=1, Marker=page["Marker"])
+    assert rest["AccessKeyMetadata"] == [] and rest["IsTruncated"] is False, rest
+    third = _new_key(iam, name)[0].access
+    rest = iam.list_access_keys(UserName=name, MaxItems=1, Marker=page["Marker"])
+    assert [m["AccessKeyId"] for m in rest["AccessKeyMetadata"]] == [third], rest
+
+
 def test_errors(base, admin, other_admin, boto, aws_admin, foreign):
     iam = boto(aws_admin.key)
     name, _ = _new_user(iam)

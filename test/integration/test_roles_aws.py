@@ -6,6 +6,7 @@ users see: error codes, exception classes, the role_exists waiter, the ListRoles
 nothing changed. Policy refusals are compared with the §4 message template at the end of each test (collected),
 so that one wrong text does not hide the state checks that follow it.
 """
+import base64
 import collections
 import datetime
 import json
@@ -226,6 +227,19 @@ BAD_CREATE = [
      sc.MSG_MAX_SESSION % "100000", None),
     ("max_session_43201", {"MaxSessionDuration": "43201"}, "ValidationError", 400, None, "maxSessionDuration"),
     ("max_session_3599", {"MaxSessionDuration": "3599"}, "ValidationError", 400, None, "maxSessionDuration"),
+    ("max_session_not_a_number", {"MaxSessionDuration": "abc"}, "ValidationError", 400,
+     "1 validation error detected: Value 'abc' at 'maxSessionDuration' failed to satisfy constraint: Member must "
+     "be an integer between 3600 and 43200", None),
+    # Noncharacters are no letter, mark, separator, symbol, number or punctuation; U+FFFE cannot even be put
+    # in the XML that would return it.
+    ("description_noncharacter", {"Description": "d\ufffe"}, "ValidationError", 400, None, "description"),
+    ("description_noncharacter_fdd0", {"Description": "d\ufdd0"}, "ValidationError", 400, None, "description"),
+    ("tag_value_noncharacter", {"Tags.member.1.Key": "k", "Tags.member.1.Value": "\uffff"}, "ValidationError", 400,
+     None, "tags.1.member.value"),
+    ("tag_key_noncharacter", {"Tags.member.1.Key": "k\ufffe", "Tags.member.1.Value": "v"}, "ValidationError", 400,
+     None, "tags.1.member.key"),
+    ("tag_value_c1_control", {"Tags.member.1.Key": "k", "Tags.member.1.Value": "a\u0085"}, "ValidationError", 400,
+     None, "tags.1.member.value"),
     ("description_1001", {"Description": "d" * 1001}, "ValidationError", 400, None, "description"),
     ("permissions_boundary", {"PermissionsBoundary": "arn:aws:iam::123456789012:policy/b"}, "InvalidInput", 400,
      sc.MSG_NO_BOUNDARY, None),
@@ -415,14 +429,25 @@ def test_list_roles_order_markers_and_path_prefix(base, radm):
         empty.find("ListRolesResult/Marker") is None, empty.text
 
 
+def _marker(raw):
+    """A marker in the form oscred gives (base64url of "<name>\n<id>"), with made-up contents."""
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("action", ["ListRoles", "ListUsers"])
 @pytest.mark.parametrize("params,member", [
     ({"Marker": "not-a-marker"}, None),
+    ({"Marker": _marker(b"\xff\xfe\n" + b"0" * 32)}, None),
+    ({"Marker": _marker(b"\xc3\n" + b"0" * 32)}, None),
+    ({"Marker": _marker(b"a\x00b\n" + b"0" * 32)}, None),
+    ({"Marker": _marker(b"a b\n" + b"0" * 32)}, None),
     ({"MaxItems": "0"}, "maxItems"),
     ({"MaxItems": "1001"}, "maxItems"),
     ({"PathPrefix": "noslash"}, "pathPrefix"),
-], ids=["bad_marker", "max_items_0", "max_items_1001", "path_prefix"])
-def test_list_roles_validation(base, radm, params, member):
-    ans = sc.aws_query(base, radm.key, "ListRoles", params).fails("ValidationError", 400)
+], ids=["bad_marker", "marker_not_utf8", "marker_cut_utf8", "marker_nul", "marker_not_a_name", "max_items_0",
+        "max_items_1001", "path_prefix"])
+def test_list_roles_validation(base, radm, action, params, member):
+    ans = sc.aws_query(base, radm.key, action, params).fails("ValidationError", 400)
     if member is not None:
         assert "'%s'" % member in ans.message and ans.message.startswith("1 validation error detected: "), \
             ans.describe()

@@ -75,6 +75,19 @@ static void test_validate_text(void **state)
     assert_false(osc_valid_text("tab\there", 255));
     assert_false(osc_valid_text("\x7f", 255));
     assert_false(osc_valid_text("\xff", 255));
+    /* Noncharacters (Unicode 15, section 23.7): U+FDD0..U+FDEF and U+xxFFFE/U+xxFFFF of every
+     * plane. */
+    assert_false(osc_valid_text("\xef\xbf\xbe", 255));     /* U+FFFE */
+    assert_false(osc_valid_text("\xef\xbf\xbf", 255));     /* U+FFFF */
+    assert_false(osc_valid_text("\xef\xb7\x90", 255));     /* U+FDD0 */
+    assert_false(osc_valid_text("\xef\xb7\xaf", 255));     /* U+FDEF */
+    assert_false(osc_valid_text("\xf0\x9f\xbf\xbe", 255)); /* U+1FFFE */
+    assert_false(osc_valid_text("\xf4\x8f\xbf\xbf", 255)); /* U+10FFFF */
+    assert_true(osc_valid_text("\xef\xb7\x8f", 255));      /* U+FDCF */
+    assert_true(osc_valid_text("\xef\xb7\xb0", 255));      /* U+FDF0 */
+    assert_true(osc_valid_text("\xef\xbf\xbd", 255));      /* U+FFFD */
+    assert_true(osc_valid_text("\xf0\x9f\xbf\xbd", 255));  /* U+1FFFD */
+    assert_true(osc_valid_text("\xe2\x80\xa8", 255));      /* U+2028 */
 }
 
 static void test_validate_passwords(void **state)
