@@ -11,12 +11,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "oscred/ctx.h"
 #include "oscred/log.h"
 #include "oscred/store.h"
 
 #define POLL_MS 250
 #define HEARTBEAT_POLLS 20   /* a silent peer is checked every 5 s: a dead network shows no EOF */
 #define RESYNC_RETRY_POLLS 4 /* a failed resync is tried again after about a second */
+/* How long LISTEN and the heartbeat may take. A blocking PQexec has no bound: a backend that
+ * stopped answering (frozen, or behind a network that drops packets) would hold the listener for as
+ * long as TCP keeps the connection, and this replica would miss every change meanwhile. */
+#define QUERY_MS 3000
 
 struct osc_listener {
     char *conninfo;
@@ -26,34 +31,43 @@ struct osc_listener {
     _Atomic int stop;
 };
 
+/* Runs sql and waits at most QUERY_MS for it to succeed. Notifications that arrive meanwhile stay
+ * queued for PQnotifies. */
+static int exec_within(PGconn *c, const char *sql)
+{
+    int64_t deadline = osc_mono_us() + (int64_t)QUERY_MS * 1000;
+    PGresult *r;
+    int ok = 1;
+
+    if (!PQsendQuery(c, sql))
+        return 0;
+    while (PQisBusy(c)) {
+        int64_t left_ms = (deadline - osc_mono_us()) / 1000;
+        struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+
+        if (left_ms <= 0 || poll(&pfd, 1, (int)left_ms) <= 0 || !PQconsumeInput(c))
+            return 0;
+    }
+    while ((r = PQgetResult(c)) != NULL) {
+        ExecStatusType st = PQresultStatus(r);
+        ok = ok && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK);
+        PQclear(r);
+    }
+    return ok;
+}
+
 static PGconn *open_listening(struct osc_listener *l)
 {
     const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
     const char *vals[] = {l->conninfo, "3", "oscred-listener", NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
-    PGresult *r = NULL;
 
-    if (PQstatus(c) != CONNECTION_OK)
-        goto fail;
-    r = PQexec(c, "LISTEN oscred");
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        goto fail;
-    PQclear(r);
-    return c;
-fail:
-    osc_log(OSC_LOG_WARN, "db.listen_failed", "detail", PQerrorMessage(c), OSC_LOG_END);
-    PQclear(r);
+    if (PQstatus(c) == CONNECTION_OK && exec_within(c, "LISTEN oscred"))
+        return c;
+    osc_log(OSC_LOG_WARN, "db.listen_failed", "detail",
+            PQerrorMessage(c)[0] ? PQerrorMessage(c) : "LISTEN got no answer in time", OSC_LOG_END);
     PQfinish(c);
     return NULL;
-}
-
-static int alive(PGconn *c)
-{
-    PGresult *r = PQexec(c, "SELECT 1");
-    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-
-    PQclear(r);
-    return ok;
 }
 
 static void *run(void *arg)
@@ -90,7 +104,10 @@ static void *run(void *arg)
             }
         } else if (++quiet_polls >= HEARTBEAT_POLLS) {
             quiet_polls = 0;
-            if (!alive(c)) {
+            if (!exec_within(c, "SELECT 1")) {
+                osc_log(OSC_LOG_WARN, "db.listen_lost", "detail",
+                        PQerrorMessage(c)[0] ? PQerrorMessage(c) : "no answer to the heartbeat",
+                        OSC_LOG_END);
                 PQfinish(c);
                 c = NULL;
                 continue;

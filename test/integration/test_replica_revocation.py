@@ -9,11 +9,14 @@ passwords", "Tests that prove, not pretend"):
 
 Service accounts have no tokens (DESIGN.md model), so for them only their keys are checked.
 """
+import os
+import signal
 import time
 
 import pytest
 
 import client
+import harness
 import opsutil
 import sa_client as sc
 from realclients import MSG_BAD_TOKEN, Key, new_principal, poll
@@ -224,3 +227,29 @@ def test_a_change_whose_refresh_read_failed_still_reaches_the_cache(stack, base,
         poll(lambda: not client.token_works(srv.base_url, u.token), 10, "the disabled user's token refused")
     finally:
         srv.stop()
+
+
+def _listener_pids(stack):
+    out = stack.pg.psql("SELECT pid FROM pg_stat_activity WHERE application_name = 'oscred-listener'")
+    return {int(x) for x in out.split()}
+
+
+def test_a_replica_whose_listening_backend_stops_answering_reconnects_and_catches_up(stack, server_factory, base,
+                                                                                    admin, make_user):
+    """The listening connection's backend freezes (SIGSTOP: the connection stays open, nothing answers, as behind
+    a network that drops packets): the replica's heartbeat gets no answer within its bound, so it drops the
+    connection, listens on a new one and reloads its cache; a user disabled meanwhile is refused there too."""
+    before = _listener_pids(stack)
+    srv = server_factory("frozen-listener")
+    pid = harness.wait_until(lambda: (_listener_pids(stack) - before or {None}).pop(), 10,
+                             what="the new replica's listening backend")
+    u = make_user(prefix="frozen")
+    poll(lambda: client.token_works(srv.base_url, u.token), KNOWN_DEADLINE, "the user's token on the replica")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        assert client.update_user(base, admin.token, u.id, enabled=False).status_code == 200
+        # 5 s between heartbeats, 3 s for an answer, then a new connection and a full reload.
+        poll(lambda: not client.token_works(srv.base_url, u.token), 20, "the disabled user's token refused")
+        opsutil.wait_for_log(srv, lambda rec: rec.get("event") == "db.listen_lost", 5, "the lost listener")
+    finally:
+        os.kill(pid, signal.SIGCONT)
