@@ -308,6 +308,18 @@ out:
     return err;
 }
 
+/* An idle pooled connection has nothing to read: it listens to no channel and sets nothing that
+ * reports back. When it has, the server spoke unasked, as a rule to end the session (a restart,
+ * pg_terminate_backend) before closing the socket; libpq would hand that FATAL to the notice
+ * processor and keep the connection for the next statement, which would fail. So it is replaced
+ * before a statement goes out on it, and a restarted server costs no request a 503. */
+static int idle_conn_quiet(PGconn *conn)
+{
+    struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+
+    return poll(&pfd, 1, 0) == 0;
+}
+
 /* A free slot, with p->mu held and p->in_use < p->size (NULL only if p->in_use stopped counting
  * the slots in use). Prefers a live connection, then one that may try to connect now, so one slot
  * in its reconnect back-off does not fail requests another slot could serve. */
@@ -404,6 +416,8 @@ osc_err pool_acquire(struct pool *p, int64_t deadline_us, struct pool_conn **out
     pthread_mutex_unlock(&p->mu);
 
     c->fresh = 0;
+    if (c->conn && !idle_conn_quiet(c->conn))
+        mark_broken(c);
     if (!c->conn) {
         err = connect_conn(p, c, deadline_us, perr);
         if (err) {

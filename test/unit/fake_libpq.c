@@ -108,6 +108,11 @@ int __wrap_poll(struct pollfd *fds, nfds_t nfds, int timeout)
     assert_in_range(fds[0].fd, FD_BASE, FD_BASE + FAKE_MAX_CONNS - 1);
     const struct fake_conn *c = &fake.conns[fds[0].fd - FD_BASE];
 
+    if (timeout == 0 && !c->busy) {
+        /* a look at an idle connection: readable only when the server ended the session */
+        fds[0].revents = c->ended ? POLLIN : 0;
+        return c->ended;
+    }
     if (c->pending && !c->pending->res) {
         void (*meanwhile)(void) = fake.during_silence;
 

@@ -27,6 +27,7 @@ struct fake_conn {
     int cancelled;               /* handed to the canceller with its statement still running */
     int busy;                    /* a command was sent and its answer is not read yet */
     struct fake_answer *pending; /* answer of the command in flight */
+    int ended;                   /* the server ended the session while the connection was idle */
 };
 
 struct fake_libpq {

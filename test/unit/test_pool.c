@@ -399,6 +399,30 @@ static void test_pool_connection_bad_drops_connection_and_its_statements(void **
     assert_int_equal(fake.prepares, 2);
 }
 
+static void test_pool_replaces_an_idle_connection_the_server_ended(void **state)
+{
+    struct pool_conn *c = NULL;
+    struct pool_error perr;
+    PGresult *res = NULL;
+    (void)state;
+
+    open_pool(1, 1);
+    fake_answer_ok();
+    fake_answer_row("secret");
+    exec_expect(GET_KEY, OSC_OK);
+    /* a restart: the server says FATAL 57P01 and closes the idle connection */
+    fake.conns[0].ended = 1;
+    assert_int_equal(acquire(&c), OSC_OK);
+    assert_int_equal(fake.finishes, 1);
+    assert_int_equal(fake.connects, 2);
+    assert_true(pool_conn_fresh(c));
+    fake_answer_ok();
+    fake_answer_row("secret");
+    assert_int_equal(exec(c, GET_KEY, &res, &perr), OSC_OK);
+    PQclear(res);
+    pool_release(pool, c);
+}
+
 static void test_pool_statement_error_keeps_connection(void **state)
 {
     /* 57014 (query_canceled) is class 57 but not 57P: the session survives a cancelled statement */
@@ -658,6 +682,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_pool_connection_bad_drops_connection_and_its_statements, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_replaces_an_idle_connection_the_server_ended,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_statement_error_keeps_connection, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_pool_failed_connect_backs_off, setup, teardown),
