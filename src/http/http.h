@@ -12,8 +12,10 @@
 #define OSC_MAX_SEGMENTS 10
 #define OSC_JSON_BODY_MAX ((size_t)64 * 1024)
 #define OSC_QUERY_BODY_MAX ((size_t)512 * 1024)
-/* The header fields of a request, each counted as "Name: value" and its line end. */
+/* The request line and header fields of a request, each line counted with its line end, and how
+ * many fields there may be (each also costs libmicrohttpd a record in the connection's memory). */
 #define OSC_HEADERS_MAX ((size_t)16 * 1024)
+#define OSC_HEADER_FIELDS_MAX 100
 
 /* Which dialect a path speaks: it decides the error format. */
 enum osc_surface {

@@ -258,14 +258,24 @@ static void remote_address(const struct _u_request *u, char *out, size_t n)
     }
 }
 
-/* The size of the header block as the client sent it (ulfius joins repeated fields, which adds
- * a little). libmicrohttpd refuses blocks beyond its connection memory itself (server.c). */
-static size_t header_block_size(const struct _u_map *headers)
+/* The request line and header block as the client sent them, and how many header lines they had.
+ * ulfius joins repeated fields with commas, so every comma counts as a line: an overestimate for
+ * lists, never an underestimate. Both must be bounded before a handler runs: libmicrohttpd keeps
+ * them in the connection's memory (server.c), and a request that leaves too little of it for the
+ * answer is served but never answered. */
+static size_t request_head_size(const struct _u_request *u, size_t *lines)
 {
-    size_t n = 0;
+    size_t n = strlen(u->http_verb ? u->http_verb : "") + strlen(u->http_url ? u->http_url : "") +
+               sizeof(" HTTP/1.1\r\n");
+    const struct _u_map *h = u->map_header;
 
-    for (int i = 0; headers && i < headers->nb_values; i++)
-        n += strlen(headers->keys[i]) + strlen(headers->values[i]) + 4; /* ": " and CRLF */
+    *lines = 0;
+    for (int i = 0; h && i < h->nb_values; i++) {
+        n += strlen(h->keys[i]) + strlen(h->values[i]) + 4; /* ": " and CRLF */
+        (*lines)++;
+        for (const char *c = strchr(h->values[i], ','); c; c = strchr(c + 1, ','))
+            (*lines)++;
+    }
     return n;
 }
 
@@ -288,6 +298,7 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
     osc_err err = OSC_OK;
     int64_t t0 = osc_mono_us();
     const char *q;
+    size_t head_size, head_lines;
 
     osc_ctx_init(&ctx);
     osc_log_bind_request(ctx.request_id);
@@ -301,6 +312,7 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
     r.body_len = u->binary_body_length;
     r.route = "unmatched";
 
+    head_size = request_head_size(u, &head_lines);
     err = split_path(&r);
     /* From the decoded segments, as routing reads them: "/v3%2E0/..." is routed as "/v3.0/..."
      * and answers in its format (a path that fails to decode keeps the segments before the bad
@@ -316,9 +328,14 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
     }
     if (!err && !rt)
         allowed_methods(&r, allow, sizeof(allow));
-    if (header_block_size(u->map_header) > OSC_HEADERS_MAX) {
-        err = osc_ctx_fail(&ctx, OSC_E_HEADERS_TOO_LARGE, "The request headers exceed %zu bytes.",
-                           OSC_HEADERS_MAX);
+    if (head_size > OSC_HEADERS_MAX) {
+        err = osc_ctx_fail(&ctx, OSC_E_HEADERS_TOO_LARGE,
+                           "The request line and headers exceed %zu bytes.", OSC_HEADERS_MAX);
+    } else if (head_lines > OSC_HEADER_FIELDS_MAX) {
+        err = osc_ctx_fail(&ctx, OSC_E_HEADERS_TOO_LARGE,
+                           "The request has more than %d header fields (a comma-separated "
+                           "value counts as one field per element).",
+                           OSC_HEADER_FIELDS_MAX);
     } else if (!err && !rt && allow[0]) {
         u_map_put(resp->map_header, "Allow", allow);
         err = osc_ctx_fail(&ctx, OSC_E_METHOD, "The method %.16s is not allowed for %.200s.",

@@ -25,10 +25,12 @@
 
 #define CONNECTION_TIMEOUT_S 75 /* longer than common load balancer keep-alive idle timeouts */
 #define CONNECTION_LIMIT 4096   /* over all workers; the acceptor refuses beyond it */
-/* MHD keeps the request line and headers in the connection's memory pool: bounding the pool
- * bounds them. OSC_HEADERS_MAX of headers fit with MHD's bookkeeping, and the router answers 431
- * beyond it; what does not fit the pool at all gets MHD's own 414 or 431. */
-#define CONNECTION_MEMORY ((intptr_t)24 * 1024) /* an MHD_OptionItem value is an intptr_t */
+/* MHD keeps the request line and headers in the connection's memory pool, with a record per
+ * header line, and builds the answer's header there after the handler ran. The router refuses
+ * requests beyond OSC_HEADERS_MAX and OSC_HEADER_FIELDS_MAX before any handler runs; the pool
+ * holds the largest request it lets through with room to spare for the answer. What does not fit
+ * the pool at all gets MHD's own 414 or 431. */
+#define CONNECTION_MEMORY ((intptr_t)64 * 1024) /* an MHD_OptionItem value is an intptr_t */
 
 struct worker {
     /* Requests between their request line and their completion: 0 or 1 as a rule, since a

@@ -1,9 +1,13 @@
-"""The header limit (DESIGN.md, HTTP: "headers 16 KiB; over → 431"): a request whose header fields take more than
-16 KiB is refused with 431 in the error format of the surface it addresses, with its request id, and changes
-nothing; one just under the limit is served. Header blocks too large for the connection's memory (about 23 KiB)
-are refused by libmicrohttpd itself, before any routing: still 431, and the server keeps serving."""
+"""The header limit (DESIGN.md, HTTP: "headers 16 KiB; over → 431"): a request whose request line and header fields
+take more than 16 KiB, or that has more than 100 header lines, is refused with 431 in the error format of the
+surface it addresses, with its request id, and changes nothing; one just under the limits is served and answered
+(libmicrohttpd builds the answer in the memory that holds the request's headers: a request that filled it was
+once served and never answered). Header blocks too large for the connection's memory (64 KiB) are refused by
+libmicrohttpd itself, before any routing: still 431, and the server keeps serving."""
+import json
 import socket
 
+import pytest
 import requests
 
 import client
@@ -14,8 +18,8 @@ LIMIT = 16 * 1024
 
 
 def padding(total, others):
-    """An X-Padding header that brings the header block (counted as "Name: value\\r\\n" per field) to `total`
-    bytes, given the other fields' block size."""
+    """An X-Padding header that brings the request's head (request line and "Name: value\\r\\n" per field) to
+    `total` bytes, given the size of the rest of it."""
     n = total - others - len("X-Padding: \r\n")
     assert n > 0
     return {"X-Padding": "p" * n}
@@ -36,8 +40,10 @@ def prepared_headers(method, url, headers, data=None):
 
 
 def send(method, base, path, headers, total, data=None):
+    """Sends a request whose request line and header fields take `total` bytes."""
     h = prepared_headers(method, base + path, headers, data)
-    h.update(padding(total, block_size(h)))
+    line = len("%s %s HTTP/1.1\r\n" % (method, requests.Request(method, base + path).prepare().path_url))
+    h.update(padding(total, block_size(h) + line))
     return requests.request(method, base + path, headers=h, data=data, timeout=30, allow_redirects=False)
 
 
@@ -74,9 +80,77 @@ def test_headers_over_the_limit_get_431_in_each_surfaces_format(base, admin, mak
 def test_a_header_block_beyond_the_connection_memory_is_refused_by_the_http_library(base, admin):
     host, port = base.split("//", 1)[1].split(":")
     with socket.create_connection((host, int(port)), timeout=30) as s:
-        s.sendall(b"GET /v3 HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"p" * (40 * 1024) + b"\r\n\r\n")
+        s.sendall(b"GET /v3 HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"p" * (80 * 1024) + b"\r\n\r\n")
         head = s.recv(4096)
     assert head.startswith(b"HTTP/1.1 431 "), head[:200]
     # The server is unharmed.
     assert client.get(base, "/v3/users", token=admin.token).status_code == 200
     assert sa_client.list_sa(base, admin.token).status_code == 200
+
+
+def raw_request(base, head_lines, body=b""):
+    """Sends one request written by hand (header lines as given, repeated names included) on a connection of
+    its own and returns (status, headers, body) of the answer, or None when the connection closed unanswered."""
+    host, port = base.split("//", 1)[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall(b"\r\n".join(head_lines) + b"\r\n\r\n" + body)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            head, sep, rest = data.partition(b"\r\n\r\n")
+            if sep:
+                length = [int(x.split(b":")[1]) for x in head.split(b"\r\n")[1:]
+                          if x.lower().startswith(b"content-length:")]
+                if length and len(rest) >= length[0]:
+                    break
+    if not data:
+        return None
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    return int(lines[0].split()[1]), lines[1:], rest
+
+
+def create_request(base, token, user_id, extra_lines):
+    body = ('{"credential": {"user_id": "%s"}}' % user_id).encode()
+    return [b"POST /v3.0/OS-CREDENTIAL/credentials HTTP/1.1", b"Host: x", b"Content-Type: application/json",
+            ("X-Auth-Token: %s" % token).encode(), b"Content-Length: %d" % len(body)] + extra_lines, body
+
+
+def test_the_largest_request_let_through_is_answered(base, admin, make_user):
+    """Headers just under both limits: the key is made and its one-time secret reaches the client."""
+    u = make_user(prefix="hdr")
+    extra = [("X-Pad-%02d: %s" % (i, "v" * 140)).encode() for i in range(90)]
+    head, body = create_request(base, admin.token, u.id, extra)
+    assert len(b"\r\n".join(head)) < LIMIT
+    answer = raw_request(base, head, body)
+    assert answer is not None, "the request was served but never answered"
+    status, _, text = answer
+    assert status == 201, (status, text[:300])
+    made = json.loads(text)["credential"]
+    assert [k["access"] for k in client.list_credentials(base, admin.token, u.id).json()["credentials"]] == \
+        [made["access"]]
+
+
+@pytest.mark.parametrize("lines", [
+    [b"X-Many-%03d: v" % i for i in range(120)],
+    [b"X-Same: v"] * 120,
+    [b"Accept: " + b",".join(b"x/y%d" % i for i in range(120))],
+], ids=["distinct_names", "one_name_repeated", "one_comma_list"])
+def test_more_than_100_header_lines_get_431_and_change_nothing(base, admin, make_user, lines):
+    u = make_user(prefix="hdr")
+    head, body = create_request(base, admin.token, u.id, lines)
+    status, headers, text = raw_request(base, head, body)
+    assert status == 431, (status, text[:300])
+    err = json.loads(text)
+    assert err["error_code"] == "IAM.0011" and "100 header fields" in err["error_msg"], err
+    assert any(h.lower().startswith("x-request-id: req-") for h in headers), headers
+    assert client.list_credentials(base, admin.token, u.id).json()["credentials"] == []
+
+
+def test_a_long_request_line_counts_toward_the_limit(base, admin):
+    r = requests.get(base + "/v3/users", params={"name": "n" * (LIMIT + 100)},
+                     headers={"X-Auth-Token": admin.token}, timeout=30)
+    client.assert_keystone_error(r, 431)
