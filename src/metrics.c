@@ -66,6 +66,13 @@ static const char *method_label(const char *method)
     return OTHER_METHOD;
 }
 
+/* Labels are static strings, compared by address. */
+static int is_series(const struct series *s, const char *surface, const char *route,
+                     const char *method, int status)
+{
+    return s->route == route && s->status == status && s->method == method && s->surface == surface;
+}
+
 static struct series *series_for(const char *surface, const char *route, const char *method,
                                  int status)
 {
@@ -74,13 +81,13 @@ static struct series *series_for(const char *surface, const char *route, const c
 
     method = method_label(method);
     for (size_t i = 0; i < n; i++) {
-        if (table[i].route == route && table[i].status == status && table[i].method == method)
+        if (is_series(&table[i], surface, route, method, status))
             return &table[i];
     }
     pthread_mutex_lock(&mu);
     n = atomic_load(&nseries);
     for (size_t i = 0; i < n && !s; i++) {
-        if (table[i].route == route && table[i].status == status && table[i].method == method)
+        if (is_series(&table[i], surface, route, method, status))
             s = &table[i];
     }
     if (!s && n < MAX_SERIES) {

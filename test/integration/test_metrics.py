@@ -242,3 +242,16 @@ def test_made_up_methods_share_one_label_and_cannot_fill_the_table(server_factor
     assert methods <= {"GET", "OTHER"}, methods
     assert opsutil.total(samples, "http_requests_total", method="OTHER") == 600
     assert opsutil.total(samples, "http_requests_total", method="GET", code="200") >= 1
+
+
+def test_unmatched_requests_are_counted_under_their_own_surface(server_factory):
+    """The same route label, method and code on two surfaces are two series, whichever came first."""
+    srv = server_factory("metrics-surfaces")
+    base = srv.base_url
+    for path, n in (("/v3.0/nowhere", 2), ("/nowhere", 3), ("/v3.0/nowhere", 1)):
+        for _ in range(n):
+            assert requests.patch(base + path, timeout=10).status_code == 404
+    _, _, samples = _scrape(base)
+    got = {lab["surface"]: v for lab, v in opsutil.series(samples, "http_requests_total", route="unmatched",
+                                                          method="PATCH", code="404")}
+    assert got == {"iam": 3, "keystone": 3}, got
