@@ -362,7 +362,11 @@ static int cmd_serve(void)
     if (osc_http_start(&app, &http))
         goto out;
     snprintf(why, sizeof(why), "%s:%d", cfg.listen_host, cfg.listen_port);
-    osc_log(OSC_LOG_INFO, "server.started", "version", OSC_VERSION, "listen", why, OSC_LOG_END);
+    char workers[16], slots[16];
+    snprintf(workers, sizeof(workers), "%d", cfg.worker_threads);
+    snprintf(slots, sizeof(slots), "%d", osc_password_slots(&app));
+    osc_log(OSC_LOG_INFO, "server.started", "version", OSC_VERSION, "listen", why, "worker_threads",
+            workers, "password_slots", slots, OSC_LOG_END);
     for (;;) {
         if (sigwait(&set, &sig) != 0)
             continue;

@@ -4,6 +4,7 @@
 #ifndef OSC_SERVICE_H
 #define OSC_SERVICE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "oscred/config.h"
@@ -21,7 +22,17 @@ struct osc_app {
     osc_store *store;
     osc_pcache *pcache;
     osc_lastuse *lastuse;
+    _Atomic int password_slots_used; /* see osc_password_slot_take */
 };
+
+/* --- password hashing --- */
+
+/* How many password hashes may run at once: half the HTTP workers, at least one. */
+int osc_password_slots(const struct osc_app *app);
+/* Takes a slot for one hash, or fails ctx with OSC_E_UNAVAILABLE when all are taken. A taken slot
+ * goes back with osc_password_slot_give. */
+osc_err osc_password_slot_take(struct osc_app *app, struct osc_ctx *ctx);
+void osc_password_slot_give(struct osc_app *app);
 
 /* --- last use of access keys (coalesced) --- */
 

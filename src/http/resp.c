@@ -109,6 +109,9 @@ void osc_resp_error(const struct osc_ctx *ctx, enum osc_surface surface, osc_err
     const char *msg = ctx->msg[0] ? ctx->msg : osc_err_default_message(err);
     json_t *j = NULL;
 
+    /* Every 503 is a moment's condition (the database, or all password slots taken). */
+    if (err == OSC_E_UNAVAILABLE)
+        u_map_put(resp->map_header, "Retry-After", "1");
     if (surface == OSC_SURFACE_AWS) {
         aws_error(ctx, err, msg, resp);
         return;

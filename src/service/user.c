@@ -15,9 +15,16 @@ static osc_err user_not_found(struct osc_ctx *ctx, const char *id)
     return osc_ctx_fail(ctx, OSC_E_NOT_FOUND, "Could not find user: %s.", id);
 }
 
-static osc_err hash_password(struct osc_app *app, const char *password, char **out)
+static osc_err hash_password(struct osc_app *app, struct osc_ctx *ctx, const char *password,
+                             char **out)
 {
-    return osc_crypto_password_hash(password, app->cfg->password_iterations, out);
+    osc_err err = osc_password_slot_take(app, ctx);
+
+    if (err)
+        return err;
+    err = osc_crypto_password_hash(password, app->cfg->password_iterations, out);
+    osc_password_slot_give(app);
+    return err;
 }
 
 static void free_hash(char *h)
@@ -42,7 +49,7 @@ osc_err osc_user_create(struct osc_app *app, struct osc_ctx *ctx, const struct o
         goto out;
     }
     if (spec->password) {
-        err = hash_password(app, spec->password, &hash);
+        err = hash_password(app, ctx, spec->password, &hash);
         if (err)
             goto out;
     }
@@ -105,7 +112,7 @@ osc_err osc_user_update(struct osc_app *app, struct osc_ctx *ctx, const char *id
         goto out;
     }
     if (password) {
-        err = hash_password(app, password, &hash);
+        err = hash_password(app, ctx, password, &hash);
         if (err)
             goto out;
     }

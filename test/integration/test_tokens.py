@@ -1,4 +1,5 @@
 """Keystone token API (spec huawei-keystone.md §3.1–3.3, §5.7–5.8; DESIGN.md "Keys, tokens, passwords")."""
+import concurrent.futures
 import datetime
 import json
 
@@ -6,6 +7,7 @@ import pytest
 
 import client
 import harness
+import opsutil
 
 # DESIGN.md: replicas agree "within a second"; the extra half second absorbs the sanitizer build and polling.
 REPLICA_DEADLINE = 1.5
@@ -375,3 +377,33 @@ def test_password_change_reaches_the_other_replica(base, admin, second_server, m
     assert client.update_user(base, admin.token, u.id, password=client.new_password()).status_code == 200
     harness.wait_until(lambda: not client.token_works(second_server.base_url, u.token),
                        timeout=REPLICA_DEADLINE, what="password change on the second replica")
+
+
+def test_password_checks_beyond_half_the_workers_get_503_at_once(server_factory, admin):
+    """A password hash runs on the HTTP worker that took the request; at most half of the workers hash at once
+    (2 of 4 here), so the others keep serving: a burst of logins beyond that is refused with 503 and
+    Retry-After instead of holding every worker, and token validation is served meanwhile."""
+    srv = server_factory("logins", OSCRED_WORKER_THREADS="4", OSCRED_PASSWORD_ITERATIONS="3000000")
+    base = srv.base_url
+    started = opsutil.wait_for_log(srv, lambda rec: rec.get("event") == "server.started", 10, "server.started")
+    assert (started["worker_threads"], started["password_slots"]) == ("4", "2"), started
+    name, pw = client.unique_name("slow"), client.new_password()
+    r = client.create_user(base, admin.token, name, pw)  # hashed here, with this server's cost
+    assert r.status_code == 201, r.text
+    body = client.password_auth(pw, name=name, domain_name=admin.domain_name,
+                                scope={"domain": {"name": admin.domain_name}})
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        logins = [pool.submit(client.issue_token, base, body) for _ in range(8)]
+        validations = [client.validate_token(base, admin.token, admin.token) for _ in range(3)]
+        answers = [f.result() for f in logins]
+    assert all(v.status_code == 200 for v in validations), [v.text for v in validations]
+    codes = sorted(a.status_code for a in answers)
+    assert set(codes) == {201, 503} and codes.count(201) >= 1, codes
+    for a in answers:
+        if a.status_code == 503:
+            err = client.assert_keystone_error(a, 503)
+            assert "passwords are being checked" in err["message"], err
+            assert a.headers.get("Retry-After") == "1", a.headers
+    # The slots come back: a login on its own succeeds.
+    assert client.issue_token(base, body).status_code == 201
