@@ -470,7 +470,9 @@ class Bench:
         self.oscred = PROCS.start("oscred", [OSCRED, "serve"], env=env, stdout=self.oscred_log_f,
                                   stderr=subprocess.STDOUT)
         self.wait_ready(self.port, "/readyz", self.oscred)
-        log("oscred (release build) serving on 127.0.0.1:%d, pid %d" % (self.port, self.oscred.pid))
+        self.password_slots = self.started_field("password_slots")
+        log("oscred (release build) serving on 127.0.0.1:%d, pid %d, %d password slots"
+            % (self.port, self.oscred.pid, self.password_slots))
 
         # Admin tokens: one to act with, four to be validated (each issue costs a full PBKDF2).
         with concurrent.futures.ThreadPoolExecutor(2) as ex:
@@ -493,6 +495,18 @@ class Bench:
                 pass
             time.sleep(0.1)
         raise Failed("server on port %d not ready in %ds" % (port, timeout))
+
+    def started_field(self, name):
+        """A number from oscred's server.started log line (read before the log is first rotated)."""
+        with open(self.oscred_log, "rb") as f:
+            for line in f:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                if rec.get("event") == "server.started":
+                    return int(rec[name])
+        raise Failed("no server.started line in %s" % self.oscred_log)
 
     def tail_log(self, n=4000):
         try:
@@ -895,18 +909,6 @@ class Bench:
         b, bf, bo = self.pg_scenario("sdk-show", script, n, self.defines())
         self.record("credential show (SDK-HMAC)", o, "pgbench get_signing_key+get_cred", b, bf, baseline_output=bo)
 
-    def password_slots(self):
-        """From oscred's server.started log line."""
-        with open(self.oscred_log, "rb") as f:
-            for line in f:
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    continue
-                if rec.get("event") == "server.started":
-                    return int(rec["password_slots"])
-        raise RuntimeError("no server.started line in %s" % self.oscred_log)
-
     def sc_token_issue(self):
         body = json.dumps({"auth": {"identity": {"methods": ["password"], "password": {
             "user": {"name": "admin", "password": self.admin_password, "domain": {"name": "default"}}}},
@@ -915,7 +917,7 @@ class Bench:
         # oscred hashes at most password_slots passwords at once and answers 503 beyond that (so that a burst
         # of logins cannot hold every worker): one connection per CPU, within the slots, keeps the CPUs busy.
         ncpu = os.cpu_count() or 1
-        conns = max(1, min(ncpu, self.password_slots()))
+        conns = max(1, min(ncpu, self.password_slots))
         o = summarize(wrk("token_issue.lua", self.port, duration, {"BENCH_BODY": body}, threads=conns,
                           connections=conns, timeout_s=60))
         # The ceiling: PBKDF2-HMAC-SHA256 at the same iterations (OpenSSL through hashlib), one process per CPU.
