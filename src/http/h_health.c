@@ -6,13 +6,6 @@
 #include "http.h"
 #include "oscred/metrics.h"
 
-static _Atomic int draining;
-
-void osc_h_set_draining(void)
-{
-    atomic_store(&draining, 1);
-}
-
 osc_err osc_h_healthz(struct osc_app *app, struct osc_ctx *ctx, struct osc_req *r,
                       struct _u_response *resp)
 {
@@ -27,7 +20,7 @@ osc_err osc_h_readyz(struct osc_app *app, struct osc_ctx *ctx, struct osc_req *r
 {
     int version = 0, want = osc_store_binary_schema_version();
     osc_err db = osc_store_schema_version(app->store, &version);
-    int ready = !atomic_load(&draining) && db == OSC_OK && version >= want;
+    int ready = !osc_router_draining() && db == OSC_OK && version >= want;
     json_t *j_checks;
 
     (void)ctx;
@@ -37,7 +30,7 @@ osc_err osc_h_readyz(struct osc_app *app, struct osc_ctx *ctx, struct osc_req *r
                   db != OSC_OK      ? "unknown"
                   : version >= want ? "ok"
                                     : "behind",
-                  "shutdown", atomic_load(&draining) ? "draining" : "no");
+                  "shutdown", osc_router_draining() ? "draining" : "no");
     return osc_resp_json(
         resp, ready ? 200 : 503,
         json_pack("{s:s, s:o}", "status", ready ? "ready" : "not ready", "checks", j_checks));

@@ -107,8 +107,12 @@ json_t *osc_json_time_us(int64_t us);
 
 /* The ulfius callback that serves every request (router.c). */
 int osc_router_callback(const struct _u_request *u, struct _u_response *resp, void *user_data);
-/* How many requests are being handled right now. */
-int osc_router_in_flight(void);
+/* How many requests have been answered since the start. */
+unsigned long osc_router_served(void);
+/* Shutdown has begun: /readyz answers 503 and every answer closes its connection, so keep-alive
+ * clients stop sending on connections about to be closed. */
+void osc_router_set_draining(void);
+int osc_router_draining(void);
 
 /* --- handlers, one file per noun --- */
 osc_err osc_h_versions(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
@@ -162,7 +166,5 @@ osc_err osc_h_cred_delete(struct osc_app *, struct osc_ctx *, struct osc_req *,
 osc_err osc_h_healthz(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
 osc_err osc_h_readyz(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
 osc_err osc_h_metrics(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);
-/* From now on /readyz answers 503 (shutdown has begun). */
-void osc_h_set_draining(void);
 
 #endif

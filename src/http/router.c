@@ -279,15 +279,6 @@ static size_t request_head_size(const struct _u_request *u, size_t *lines)
     return n;
 }
 
-/* Requests being handled right now, so shutdown can wait for them and not for idle keep-alive
- * connections. */
-static _Atomic int in_flight;
-
-int osc_router_in_flight(void)
-{
-    return atomic_load(&in_flight);
-}
-
 static int dispatch(const struct _u_request *u, struct _u_response *resp, void *user_data)
 {
     struct osc_app *app = user_data;
@@ -394,12 +385,31 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
     return U_CALLBACK_COMPLETE;
 }
 
+/* Shutdown waits until no request has been served for a while (server.c). */
+static _Atomic int draining;
+static _Atomic unsigned long served;
+
+void osc_router_set_draining(void)
+{
+    atomic_store(&draining, 1);
+}
+
+int osc_router_draining(void)
+{
+    return atomic_load_explicit(&draining, memory_order_relaxed);
+}
+
+unsigned long osc_router_served(void)
+{
+    return atomic_load(&served);
+}
+
 int osc_router_callback(const struct _u_request *u, struct _u_response *resp, void *user_data)
 {
-    int rc;
+    int rc = dispatch(u, resp, user_data);
 
-    atomic_fetch_add(&in_flight, 1);
-    rc = dispatch(u, resp, user_data);
-    atomic_fetch_sub(&in_flight, 1);
+    if (osc_router_draining())
+        u_map_put(resp->map_header, "Connection", "close");
+    atomic_fetch_add_explicit(&served, 1, memory_order_relaxed);
     return rc;
 }

@@ -236,21 +236,43 @@ out:
 void osc_http_set_draining(osc_http *h)
 {
     (void)h;
-    osc_h_set_draining();
+    osc_router_set_draining();
+}
+
+/* How long no request may have started before the connections are closed. */
+#define QUIET_MS 300
+
+/* Requests past their request line and not yet answered, on all workers (a body being uploaded
+ * included, which the router does not see yet). */
+static int requests_open(const osc_http *h)
+{
+    int n = 0;
+
+    for (int i = 0; i < h->nworkers; i++)
+        n += atomic_load_explicit(&h->workers[i].requests, memory_order_relaxed);
+    return n;
 }
 
 void osc_http_stop(osc_http *h, int grace_s)
 {
+    unsigned long seen;
+    int quiet_ms = 0;
+
     if (!h)
         return;
-    /* Stop accepting, then let requests in flight finish (idle keep-alive connections are not
-     * waited for: MHD_stop_daemon closes them). A request whose body is still arriving is not
-     * counted yet; a short settle covers the one that just completed its upload. */
+    /* Stop accepting, then let requests in flight finish. Every answer now closes its connection
+     * (router), so a keep-alive client still sending gets its answer and goes elsewhere; the
+     * connections are closed once none is handling a request and none has started one for a
+     * while, so idle keep-alive connections do not hold shutdown for the grace period, and a
+     * request sent just before the last answer is not cut off. */
     osc_acceptor_close(h->acceptor);
     h->acceptor = NULL;
-    usleep(100 * 1000);
-    for (int waited_ms = 0; waited_ms < grace_s * 1000 && osc_router_in_flight() > 0;
-         waited_ms += 20)
+    seen = osc_router_served();
+    for (int waited_ms = 0; waited_ms < grace_s * 1000 && quiet_ms < QUIET_MS; waited_ms += 20) {
         usleep(20 * 1000);
+        unsigned long now = osc_router_served();
+        quiet_ms = now == seen && requests_open(h) == 0 ? quiet_ms + 20 : 0;
+        seen = now;
+    }
     free_http(h);
 }

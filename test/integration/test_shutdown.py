@@ -214,6 +214,53 @@ def test_idle_keep_alive_connections_do_not_hold_shutdown(server_factory):
     assert elapsed < 5, "idle keep-alive connections held shutdown for %.1fs (grace 20 s)" % elapsed
 
 
+def test_keep_alive_clients_busy_at_sigterm_lose_no_request(server_factory, admin):
+    """Clients that keep sending on their keep-alive connections when SIGTERM arrives: every request sent gets
+    its answer; from SIGTERM on the answers say Connection: close, and the next connection is refused (a
+    client, or a proxy, then goes to another replica). None is cut off without an answer."""
+    srv = server_factory("shutdown-busy", OSCRED_SHUTDOWN_GRACE="20")
+    stop = threading.Event()
+    results = []
+
+    def client_loop():
+        sent = answered = closed_after_term = 0
+        lost = None
+        c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+        while not stop.is_set():
+            try:
+                c.request("GET", "/v3/auth/tokens", headers={"X-Auth-Token": admin.token,
+                                                             "X-Subject-Token": admin.token})
+            except OSError:  # the connection was closed (after a Connection: close) and a new one refused
+                break
+            sent += 1
+            try:
+                r = c.getresponse()
+                r.read()
+            except (http.client.HTTPException, OSError) as e:
+                lost = repr(e)
+                break
+            answered += 1
+            assert r.status == 200, r.status
+            if r.will_close:
+                closed_after_term += 1
+                c.close()
+        results.append((sent, answered, closed_after_term, lost))
+
+    threads = [threading.Thread(target=client_loop) for _ in range(8)]
+    for t in threads:
+        t.start()
+    harness.wait_until(lambda: opsutil.count_log(srv, lambda rec: rec.get("status") == 200) >= 200, 30,
+                       what="the clients under way")
+    rc = srv.stop(signal.SIGTERM)
+    stop.set()
+    for t in threads:
+        t.join(timeout=60)
+    assert rc == 0, srv.log_tail()
+    assert len(results) == 8, results
+    assert all(lost is None and sent == answered for sent, answered, _, lost in results), results
+    assert all(closed == 1 for _, _, closed, _ in results), results
+
+
 def test_sigterm_while_the_database_is_unreachable_at_start_ends_the_wait(stack):
     """Without its database a starting replica retries the cache load for about a minute before giving up; an
     orchestrator that stops it meanwhile (a rollout, a scale-down) gets an exit within a retry, status 0, not a
