@@ -290,6 +290,8 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
     int64_t t0 = osc_mono_us();
     const char *q;
     size_t head_size, head_lines;
+    const char *cl;
+    int close_after;
 
     osc_ctx_init(&ctx);
     osc_log_bind_request(ctx.request_id);
@@ -304,6 +306,10 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
     r.route = "unmatched";
 
     head_size = request_head_size(u, &head_lines);
+    cl = osc_req_header(&r, "Content-Length", NULL);
+    /* A body framed by both chunks and a length is read by the chunks; whoever sent it may have
+     * meant the length, so the connection is not used again (RFC 9112 section 6.1). */
+    close_after = cl && osc_req_header(&r, "Transfer-Encoding", NULL) != NULL;
     err = split_path(&r);
     /* From the decoded segments, as routing reads them: "/v3%2E0/..." is routed as "/v3.0/..."
      * and answers in its format (a path that fails to decode keeps the segments before the bad
@@ -319,7 +325,12 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
     }
     if (!err && !rt)
         allowed_methods(&r, allow, sizeof(allow));
-    if (head_size > OSC_HEADERS_MAX) {
+    if (cl && strchr(cl, ',')) {
+        /* Two lengths: libmicrohttpd read the body by the first and would take the rest for the
+         * next request (a request-smuggling pattern). Refused, and the connection closed. */
+        close_after = 1;
+        err = osc_ctx_fail(&ctx, OSC_E_INVALID, "The request has more than one Content-Length.");
+    } else if (head_size > OSC_HEADERS_MAX) {
         err = osc_ctx_fail(&ctx, OSC_E_HEADERS_TOO_LARGE,
                            "The request line and headers exceed %zu bytes.", OSC_HEADERS_MAX);
     } else if (head_lines > OSC_HEADER_FIELDS_MAX) {
@@ -352,6 +363,8 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
         free(base);
     }
     osc_resp_common_headers(&ctx, resp);
+    if (close_after)
+        u_map_put(resp->map_header, "Connection", "close");
 
     {
         char remote[64];

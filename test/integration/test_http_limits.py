@@ -154,3 +154,41 @@ def test_a_long_request_line_counts_toward_the_limit(base, admin):
     r = requests.get(base + "/v3/users", params={"name": "n" * (LIMIT + 100)},
                      headers={"X-Auth-Token": admin.token}, timeout=30)
     client.assert_keystone_error(r, 431)
+
+
+def exchange(base, data):
+    """Everything the server sends for `data` on one connection, until it closes the connection (or 10 s)."""
+    host, port = base.split("//", 1)[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(data)
+        out = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return out, True
+                out += chunk
+        except socket.timeout:
+            return out, False
+
+
+def test_two_content_lengths_are_refused_and_the_rest_is_not_taken_for_a_request(base):
+    """RFC 9112 section 6.3: different Content-Length values are an error, and what follows cannot be trusted to
+    be a request: one 400, then the connection closes."""
+    out, closed = exchange(base, b"POST /v3.0/OS-CREDENTIAL/credentials HTTP/1.1\r\nHost: x\r\n"
+                                 b"Content-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n"
+                                 b"{}GET /v3/nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert closed, out
+    assert out.count(b"HTTP/1.1 ") == 1 and out.startswith(b"HTTP/1.1 400 "), out
+    head, _, body = out.partition(b"\r\n\r\n")
+    assert b"\r\nconnection: close" in head.lower(), head
+    assert json.loads(body)["error_msg"] == "The request has more than one Content-Length.", body
+
+
+def test_a_body_framed_by_chunks_and_a_length_is_answered_then_the_connection_closes(base):
+    """RFC 9112 section 6.1: the chunks frame the body, and the connection is not used again."""
+    out, closed = exchange(base, b"POST /v3/auth/tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                 b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+    assert closed, out
+    assert out.count(b"HTTP/1.1 ") == 1 and out.startswith(b"HTTP/1.1 400 "), out
+    assert b"\r\nconnection: close" in out.partition(b"\r\n\r\n")[0].lower(), out
