@@ -1,6 +1,7 @@
 """The command line and the operator contract: configuration errors name the variable, `version`,
 concurrent `migrate` under its advisory lock, and /readyz refusing a schema behind the binary."""
 import concurrent.futures
+import os
 import re
 import subprocess
 
@@ -82,6 +83,32 @@ def test_concurrent_migrations_apply_each_version_once(stack):
     assert sum("(was 0)" in r.stdout for r in results) == 1, [r.stdout for r in results]
     rows = stack.pg.psql("SELECT version, name FROM schema_migrations ORDER BY version").split()
     assert rows == ["1|init", "2|keys_deleted_with_audit"], rows
+    stack.bootstrap("default")
+    stack.bootstrap("other")
+
+
+def test_migrating_a_schema_1_database_keeps_its_keys_and_stops_the_cascade(stack):
+    """An existing database at schema 1 (made here from migrations/0001_init.sql as `oscred migrate` of that
+    release left it), with a user holding a key: migrating brings it to the binary's level, the key survives,
+    and the key's foreign key no longer cascades (migrations/0002_keys_deleted_with_audit.sql)."""
+    stack.pg.psql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    with open(os.path.join(harness.source_root(), "migrations", "0001_init.sql"), encoding="utf-8") as f:
+        init = f.read()
+    stack.pg.psql("BEGIN; %s; CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
+                  "applied_at timestamptz NOT NULL DEFAULT now()); INSERT INTO schema_migrations (version, name) "
+                  "VALUES (1, 'init'); COMMIT" % init)
+    d, u, ak = "d" * 32, "e" * 32, "AKUPGRADE00000000001"
+    stack.pg.psql("INSERT INTO domains (id, name, account_id) VALUES ('%s', 'up', '100000000099'); "
+                  "INSERT INTO principals (id, domain_id, kind, name, key_count) VALUES ('%s', '%s', 'user', 'u', 1); "
+                  "INSERT INTO access_keys (access_key, owner_id, kid, sealed) VALUES ('%s', '%s', 'k', '\\x00')"
+                  % (d, u, d, ak, u))
+    r = stack.cli("migrate")
+    assert "(was 1)" in r.stdout, r.stdout
+    assert stack.pg.psql("SELECT owner_id FROM access_keys WHERE access_key = '%s'" % ak).strip() == u
+    assert stack.pg.psql("SELECT confdeltype FROM pg_constraint WHERE conname = 'access_keys_owner_id_fkey'"
+                         ).strip() == "a"  # NO ACTION
+    stack.pg.psql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    stack.cli("migrate")
     stack.bootstrap("default")
     stack.bootstrap("other")
 
