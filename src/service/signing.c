@@ -56,7 +56,10 @@ osc_err osc_signing_accept(struct osc_app *app, struct osc_ctx *ctx,
             return err;
         st = osc_pcache_get(app->pcache, key->owner_id, &e);
     }
-    if (st != OSC_PCACHE_FOUND || !e.enabled)
+    /* Whether the owner and its domain are enabled was read with the key (key->usable), from the
+     * database: current on every replica the moment a change commits, where this replica's cache
+     * may not have heard of it yet. The cache gives the owner's names and roles. */
+    if (st != OSC_PCACHE_FOUND)
         return osc_ctx_fail(ctx, OSC_E_UNAUTHENTICATED, MSG_BAD_KEY);
     memset(c, 0, sizeof(*c));
     snprintf(c->id, sizeof(c->id), "%s", e.id);
