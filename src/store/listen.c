@@ -41,18 +41,22 @@ static int exec_within(PGconn *c, const char *sql)
 
     if (!PQsendQuery(c, sql))
         return 0;
-    while (PQisBusy(c)) {
-        int64_t left_ms = (deadline - osc_mono_us()) / 1000;
-        struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+    /* Each PQgetResult may wait for more input (the next result, or the end of the command), so
+     * every one is preceded by a bounded wait until it would not block. */
+    do {
+        while (ok && PQisBusy(c)) {
+            int64_t left_ms = (deadline - osc_mono_us()) / 1000;
+            struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
 
-        if (left_ms <= 0 || poll(&pfd, 1, (int)left_ms) <= 0 || !PQconsumeInput(c))
-            return 0;
-    }
-    while ((r = PQgetResult(c)) != NULL) {
-        ExecStatusType st = PQresultStatus(r);
-        ok = ok && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK);
-        PQclear(r);
-    }
+            ok = left_ms > 0 && poll(&pfd, 1, (int)left_ms) > 0 && PQconsumeInput(c);
+        }
+        r = ok ? PQgetResult(c) : NULL;
+        if (r) {
+            ExecStatusType st = PQresultStatus(r);
+            ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+            PQclear(r);
+        }
+    } while (r);
     return ok;
 }
 
