@@ -2,6 +2,7 @@
  * body and the query string, AWS Signature V4 with keys oscred issued, then the same services and
  * policy as the REST surfaces, answered in AWS's XML. Order per request: authenticate, authorise,
  * validate, execute (spec aws-iam.md §5). */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -568,15 +569,19 @@ static osc_err decode_key_marker(struct call *c, const char *marker, long long *
 {
     unsigned char *raw = NULL;
     size_t n = 0;
-    char pos[32 + OSC_AK_LEN], tail;
+    char pos[32 + OSC_AK_LEN], *end = NULL;
     int ok = osc_crypto_b64url_decode(marker, strlen(marker), &raw, &n) == OSC_OK &&
              n < sizeof(pos) && !memchr(raw, '\0', n);
 
     if (ok) {
         memcpy(pos, raw, n);
         pos[n] = '\0';
-        ok = sscanf(pos, "%lld %20[A-Z0-9]%c", at_us, ak, &tail) == 2 && osc_valid_access_key(ak);
+        errno = 0;
+        *at_us = strtoll(pos, &end, 10);
+        ok = errno == 0 && end != pos && *end == ' ' && osc_valid_access_key(end + 1);
     }
+    if (ok)
+        memcpy(ak, end + 1, OSC_AK_LEN + 1);
     free(raw);
     return ok ? OSC_OK : osc_ctx_fail(c->ctx, OSC_E_INVALID, "Invalid Marker.");
 }
@@ -780,10 +785,11 @@ static osc_err decode_marker(struct call *c, const char *marker, char *lower, si
     lower[nl - raw] = '\0';
     memcpy(id, nl + 1, OSC_ID_LEN);
     id[OSC_ID_LEN] = '\0';
+    size_t namelen = (size_t)(nl - raw);
     free(raw);
     /* The name goes to the database as text: it must be a name (no NUL, no bytes that are not
      * UTF-8), not whatever a client put in a marker. */
-    if (strlen(lower) != (size_t)(nl - raw) || !osc_valid_name(lower) || !osc_valid_id(id))
+    if (strlen(lower) != namelen || !osc_valid_name(lower) || !osc_valid_id(id))
         return osc_ctx_fail(c->ctx, OSC_E_INVALID, "Invalid Marker.");
     return OSC_OK;
 }
