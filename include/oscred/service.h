@@ -23,6 +23,9 @@ struct osc_app {
     osc_pcache *pcache;
     osc_lastuse *lastuse;
     _Atomic int password_slots_used; /* see osc_password_slot_take */
+    /* Shutdown has begun: /readyz answers 503 and every answer closes its connection, so
+     * keep-alive clients stop sending on connections about to be closed. */
+    _Atomic int draining;
 };
 
 /* --- password hashing --- */

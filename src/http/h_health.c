@@ -20,7 +20,7 @@ osc_err osc_h_readyz(struct osc_app *app, struct osc_ctx *ctx, struct osc_req *r
 {
     int version = 0, want = osc_store_binary_schema_version();
     osc_err db = osc_store_schema_version(app->store, &version);
-    int ready = !osc_router_draining() && db == OSC_OK && version >= want;
+    int ready = !atomic_load(&app->draining) && db == OSC_OK && version >= want;
     json_t *j_checks;
 
     (void)ctx;
@@ -30,7 +30,7 @@ osc_err osc_h_readyz(struct osc_app *app, struct osc_ctx *ctx, struct osc_req *r
                   db != OSC_OK      ? "unknown"
                   : version >= want ? "ok"
                                     : "behind",
-                  "shutdown", osc_router_draining() ? "draining" : "no");
+                  "shutdown", atomic_load(&app->draining) ? "draining" : "no");
     return osc_resp_json(
         resp, ready ? 200 : 503,
         json_pack("{s:s, s:o}", "status", ready ? "ready" : "not ready", "checks", j_checks));

@@ -107,12 +107,6 @@ json_t *osc_json_time_us(int64_t us);
 
 /* The ulfius callback that serves every request (router.c). */
 int osc_router_callback(const struct _u_request *u, struct _u_response *resp, void *user_data);
-/* How many requests have been answered since the start. */
-unsigned long osc_router_served(void);
-/* Shutdown has begun: /readyz answers 503 and every answer closes its connection, so keep-alive
- * clients stop sending on connections about to be closed. */
-void osc_router_set_draining(void);
-int osc_router_draining(void);
 
 /* --- handlers, one file per noun --- */
 osc_err osc_h_versions(struct osc_app *, struct osc_ctx *, struct osc_req *, struct _u_response *);

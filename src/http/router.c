@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http.h"
 #include "oscred/log.h"
@@ -258,23 +259,35 @@ static void remote_address(const struct _u_request *u, char *out, size_t n)
     }
 }
 
-/* The request line and header block as the client sent them, and how many header lines they had.
- * ulfius joins repeated fields with commas, so every comma counts as a line: an overestimate for
- * lists, never an underestimate. Both must be bounded before a handler runs: libmicrohttpd keeps
- * them in the connection's memory (server.c), and a request that leaves too little of it for the
- * answer is served but never answered. */
+static size_t count_chars(const char *s, char c)
+{
+    size_t n = 0;
+
+    for (s = s ? strchr(s, c) : NULL; s; s = strchr(s + 1, c))
+        n++;
+    return n;
+}
+
+/* The request line and header block as ulfius shows them, and how many records libmicrohttpd
+ * keeps for them: one per header line (ulfius joins repeated names with commas, so every comma
+ * counts: an overestimate for lists, never an underestimate), per cookie and per query argument.
+ * Both are bounded before a handler runs: libmicrohttpd keeps all of it in the connection's
+ * memory (server.c), and a request that leaves too little of it for the answer is served but
+ * never answered. What ulfius cannot show (a value's leading blanks, folded lines, bytes after
+ * a NUL, chunked trailers) escapes the count: a client sending that can still lose its own
+ * answer, but not get in ahead of anyone else. */
 static size_t request_head_size(const struct _u_request *u, size_t *lines)
 {
-    size_t n = strlen(u->http_verb ? u->http_verb : "") + strlen(u->http_url ? u->http_url : "") +
-               sizeof(" HTTP/1.1\r\n");
+    const char *url = u->http_url ? u->http_url : "";
+    size_t n = strlen(u->http_verb ? u->http_verb : "") + strlen(url) + sizeof(" HTTP/1.1\r\n");
     const struct _u_map *h = u->map_header;
 
-    *lines = 0;
+    *lines = count_chars(url, '&') + (strchr(url, '?') != NULL);
     for (int i = 0; h && i < h->nb_values; i++) {
         n += strlen(h->keys[i]) + strlen(h->values[i]) + 4; /* ": " and CRLF */
-        (*lines)++;
-        for (const char *c = strchr(h->values[i], ','); c; c = strchr(c + 1, ','))
-            (*lines)++;
+        *lines += 1 + count_chars(h->values[i], ',');
+        if (strcasecmp(h->keys[i], "Cookie") == 0)
+            *lines += count_chars(h->values[i], ';');
     }
     return n;
 }
@@ -291,7 +304,7 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
     const char *q;
     size_t head_size, head_lines;
     const char *cl;
-    int close_after;
+    int ncl, close_after;
 
     osc_ctx_init(&ctx);
     osc_log_bind_request(ctx.request_id);
@@ -306,7 +319,7 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
     r.route = "unmatched";
 
     head_size = request_head_size(u, &head_lines);
-    cl = osc_req_header(&r, "Content-Length", NULL);
+    cl = osc_req_header(&r, "Content-Length", &ncl);
     /* A body framed by both chunks and a length is read by the chunks; whoever sent it may have
      * meant the length, so the connection is not used again (RFC 9112 section 6.1). */
     close_after = cl && osc_req_header(&r, "Transfer-Encoding", NULL) != NULL;
@@ -325,7 +338,7 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
     }
     if (!err && !rt)
         allowed_methods(&r, allow, sizeof(allow));
-    if (cl && strchr(cl, ',')) {
+    if (ncl > 1 || (cl && strchr(cl, ','))) {
         /* Two lengths: libmicrohttpd read the body by the first and would take the rest for the
          * next request (a request-smuggling pattern). Refused, and the connection closed. */
         close_after = 1;
@@ -398,31 +411,12 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
     return U_CALLBACK_COMPLETE;
 }
 
-/* Shutdown waits until no request has been served for a while (server.c). */
-static _Atomic int draining;
-static _Atomic unsigned long served;
-
-void osc_router_set_draining(void)
-{
-    atomic_store(&draining, 1);
-}
-
-int osc_router_draining(void)
-{
-    return atomic_load_explicit(&draining, memory_order_relaxed);
-}
-
-unsigned long osc_router_served(void)
-{
-    return atomic_load(&served);
-}
-
 int osc_router_callback(const struct _u_request *u, struct _u_response *resp, void *user_data)
 {
-    int rc = dispatch(u, resp, user_data);
+    struct osc_app *app = user_data;
+    int rc = dispatch(u, resp, app);
 
-    if (osc_router_draining())
+    if (atomic_load_explicit(&app->draining, memory_order_relaxed))
         u_map_put(resp->map_header, "Connection", "close");
-    atomic_fetch_add_explicit(&served, 1, memory_order_relaxed);
     return rc;
 }

@@ -37,6 +37,7 @@ struct worker {
      * worker runs one handler at a time. Written twice per request by this worker alone, so it
      * starts a cache line that holds nothing of another worker's (the array is aligned). */
     _Alignas(64) atomic_int requests;
+    atomic_ulong answered; /* requests completed, for shutdown's quiet spell; same writer */
     int inited;
     struct _u_instance inst;
     int started;
@@ -46,6 +47,7 @@ struct worker {
 };
 
 struct osc_http {
+    struct osc_app *app;
     struct worker *workers;
     int nworkers;
     unsigned next; /* where the search for the least loaded worker starts (acceptor thread) */
@@ -86,6 +88,7 @@ static void request_completed(void *cls, struct MHD_Connection *connection, void
     struct worker *w = cls;
 
     mhd_request_completed(NULL, connection, con_cls, toe);
+    atomic_fetch_add_explicit(&w->answered, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&w->requests, 1, memory_order_relaxed);
 }
 
@@ -196,6 +199,7 @@ osc_err osc_http_start(struct osc_app *app, osc_http **out)
 
     if (!h)
         return OSC_E_INTERNAL;
+    h->app = app;
     h->nworkers = app->cfg->worker_threads;
     /* aligned: each worker's request counter starts a cache line */
     h->workers = aligned_alloc(_Alignof(struct worker), (size_t)h->nworkers * sizeof(*h->workers));
@@ -235,21 +239,23 @@ out:
 
 void osc_http_set_draining(osc_http *h)
 {
-    (void)h;
-    osc_router_set_draining();
+    atomic_store(&h->app->draining, 1);
 }
 
 /* How long no request may have started before the connections are closed. */
 #define QUIET_MS 300
 
-/* Requests past their request line and not yet answered, on all workers (a body being uploaded
- * included, which the router does not see yet). */
-static int requests_open(const osc_http *h)
+/* Requests past their request line and not yet answered on all workers (a body being uploaded
+ * included, which the router does not see yet), and requests answered since the start. */
+static int requests_open(const osc_http *h, unsigned long *answered)
 {
     int n = 0;
 
-    for (int i = 0; i < h->nworkers; i++)
+    *answered = 0;
+    for (int i = 0; i < h->nworkers; i++) {
         n += atomic_load_explicit(&h->workers[i].requests, memory_order_relaxed);
+        *answered += atomic_load_explicit(&h->workers[i].answered, memory_order_relaxed);
+    }
     return n;
 }
 
@@ -267,11 +273,12 @@ void osc_http_stop(osc_http *h, int grace_s)
      * request sent just before the last answer is not cut off. */
     osc_acceptor_close(h->acceptor);
     h->acceptor = NULL;
-    seen = osc_router_served();
+    (void)requests_open(h, &seen);
     for (int waited_ms = 0; waited_ms < grace_s * 1000 && quiet_ms < QUIET_MS; waited_ms += 20) {
+        unsigned long now;
+
         usleep(20 * 1000);
-        unsigned long now = osc_router_served();
-        quiet_ms = now == seen && requests_open(h) == 0 ? quiet_ms + 20 : 0;
+        quiet_ms = requests_open(h, &now) == 0 && now == seen ? quiet_ms + 20 : 0;
         seen = now;
     }
     free_http(h);

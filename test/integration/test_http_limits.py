@@ -138,7 +138,8 @@ def test_the_largest_request_let_through_is_answered(base, admin, make_user):
     [b"X-Many-%03d: v" % i for i in range(120)],
     [b"X-Same: v"] * 120,
     [b"Accept: " + b",".join(b"x/y%d" % i for i in range(120))],
-], ids=["distinct_names", "one_name_repeated", "one_comma_list"])
+    [b"Cookie: " + b";".join(b"c%d=v" % i for i in range(120))],
+], ids=["distinct_names", "one_name_repeated", "one_comma_list", "cookies"])
 def test_more_than_100_header_lines_get_431_and_change_nothing(base, admin, make_user, lines):
     u = make_user(prefix="hdr")
     head, body = create_request(base, admin.token, u.id, lines)
@@ -172,12 +173,13 @@ def exchange(base, data):
             return out, False
 
 
-def test_two_content_lengths_are_refused_and_the_rest_is_not_taken_for_a_request(base):
+@pytest.mark.parametrize("second", [b"Content-Length: 40", b"content-length: 40"], ids=["same_case", "other_case"])
+def test_two_content_lengths_are_refused_and_the_rest_is_not_taken_for_a_request(base, second):
     """RFC 9112 section 6.3: different Content-Length values are an error, and what follows cannot be trusted to
-    be a request: one 400, then the connection closes."""
+    be a request: one 400, then the connection closes (header names are case-insensitive)."""
     out, closed = exchange(base, b"POST /v3.0/OS-CREDENTIAL/credentials HTTP/1.1\r\nHost: x\r\n"
-                                 b"Content-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n"
-                                 b"{}GET /v3/nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
+                                 b"Content-Type: application/json\r\nContent-Length: 2\r\n" + second + b"\r\n\r\n"
+                                 b"{}GET /v3/nowhere HTTP/1.1\r\nHost: x\r\n\r\nGET /v3/nowhere HTTP/1.1\r\n\r\n")
     assert closed, out
     assert out.count(b"HTTP/1.1 ") == 1 and out.startswith(b"HTTP/1.1 400 "), out
     head, _, body = out.partition(b"\r\n\r\n")
@@ -192,3 +194,10 @@ def test_a_body_framed_by_chunks_and_a_length_is_answered_then_the_connection_cl
     assert closed, out
     assert out.count(b"HTTP/1.1 ") == 1 and out.startswith(b"HTTP/1.1 400 "), out
     assert b"\r\nconnection: close" in out.partition(b"\r\n\r\n")[0].lower(), out
+
+
+def test_query_arguments_count_as_header_lines(base, admin):
+    """libmicrohttpd keeps a record per query argument in the same memory as the headers."""
+    r = requests.get(base + "/v3/users?" + "&".join("a%d" % i for i in range(120)),
+                     headers={"X-Auth-Token": admin.token}, timeout=30)
+    client.assert_keystone_error(r, 431)
