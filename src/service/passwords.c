@@ -15,11 +15,14 @@ int osc_password_slots(const struct osc_app *app)
 
 osc_err osc_password_slot_take(struct osc_app *app, struct osc_ctx *ctx)
 {
-    if (atomic_fetch_add(&app->password_slots_used, 1) < osc_password_slots(app))
-        return OSC_OK;
-    atomic_fetch_sub(&app->password_slots_used, 1);
-    return osc_ctx_fail(ctx, OSC_E_UNAVAILABLE,
-                        "Too many passwords are being checked at once; try again in a moment.");
+    osc_err err = OSC_OK;
+
+    if (atomic_fetch_add(&app->password_slots_used, 1) >= osc_password_slots(app)) {
+        atomic_fetch_sub(&app->password_slots_used, 1);
+        err = osc_ctx_fail(ctx, OSC_E_UNAVAILABLE,
+                           "Too many passwords are being checked at once; try again in a moment.");
+    }
+    return err;
 }
 
 void osc_password_slot_give(struct osc_app *app)

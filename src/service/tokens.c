@@ -116,10 +116,12 @@ osc_err osc_tokens_issue(struct osc_app *app, struct osc_ctx *ctx,
     struct osc_principal p = {0};
     osc_keyring *kr = NULL;
     struct osc_token *t = &out->token;
+    int slot = 0;
 
     err = osc_password_slot_take(app, ctx);
     if (err)
-        return err;
+        goto out;
+    slot = 1;
     atomic_store(&decoy_iterations, app->cfg->password_iterations);
     /* Taken before the read: the hash below takes long enough for the principal to change. */
     uint64_t ticket = osc_pcache_ticket(app->pcache);
@@ -174,7 +176,8 @@ osc_err osc_tokens_issue(struct osc_app *app, struct osc_ctx *ctx,
         goto out;
     snprintf(t->kid, sizeof(t->kid), "%s", osc_keyring_primary(kr));
 out:
-    osc_password_slot_give(app);
+    if (slot)
+        osc_password_slot_give(app);
     osc_keyring_destroy(kr);
     osc_principal_cleanup(&p);
     return err;
