@@ -268,28 +268,42 @@ static size_t count_chars(const char *s, char c)
     return n;
 }
 
-/* The request line and header block as ulfius shows them, and how many records libmicrohttpd
- * keeps for them: one per header line (ulfius joins repeated names with commas, so every comma
- * counts: an overestimate for lists, never an underestimate), per cookie and per query argument.
- * Both are bounded before a handler runs: libmicrohttpd keeps all of it in the connection's
- * memory (server.c), and a request that leaves too little of it for the answer is served but
- * never answered. What ulfius cannot show (a value's leading blanks, folded lines, bytes after
- * a NUL, chunked trailers) escapes the count: a client sending that can still lose its own
- * answer, but not get in ahead of anyone else. */
-static size_t request_head_size(const struct _u_request *u, size_t *lines)
+/* What dispatch needs to know of a request's head, from one pass over ulfius's view of it. */
+struct head {
+    size_t size;         /* the request line and header lines, each with its line end */
+    size_t records;      /* what libmicrohttpd keeps a record of, see read_head */
+    int content_lengths; /* Content-Length values (ulfius joins same-case repeats with commas) */
+    int chunked;         /* a Transfer-Encoding too */
+};
+
+/* libmicrohttpd keeps the head in the connection's memory (server.c), with a record per header
+ * line, per cookie and per query argument; ulfius joins repeated names with commas, so every comma
+ * counts as a line: an overestimate for lists, never an underestimate. Size and records are
+ * bounded before a handler runs, because a request that leaves too little memory for the answer
+ * is served but never answered. What ulfius cannot show (a value's leading blanks, folded lines,
+ * bytes after a NUL, chunked trailers) escapes the count: a client sending that can still lose
+ * its own answer, but not get in ahead of anyone else. */
+static void read_head(const struct _u_request *u, struct head *hd)
 {
     const char *url = u->http_url ? u->http_url : "";
-    size_t n = strlen(u->http_verb ? u->http_verb : "") + strlen(url) + sizeof(" HTTP/1.1\r\n");
     const struct _u_map *h = u->map_header;
 
-    *lines = count_chars(url, '&') + (strchr(url, '?') != NULL);
+    memset(hd, 0, sizeof(*hd));
+    hd->size = strlen(u->http_verb ? u->http_verb : "") + strlen(url) + sizeof(" HTTP/1.1\r\n");
+    hd->records = count_chars(url, '&') + (strchr(url, '?') != NULL);
     for (int i = 0; h && i < h->nb_values; i++) {
-        n += strlen(h->keys[i]) + strlen(h->values[i]) + 4; /* ": " and CRLF */
-        *lines += 1 + count_chars(h->values[i], ',');
-        if (strcasecmp(h->keys[i], "Cookie") == 0)
-            *lines += count_chars(h->values[i], ';');
+        const char *k = h->keys[i], *v = h->values[i];
+        size_t commas = count_chars(v, ',');
+
+        hd->size += strlen(k) + strlen(v) + 4; /* ": " and CRLF */
+        hd->records += 1 + commas;
+        if (strcasecmp(k, "Content-Length") == 0)
+            hd->content_lengths += 1 + (int)commas;
+        else if (strcasecmp(k, "Transfer-Encoding") == 0)
+            hd->chunked = 1;
+        else if (strcasecmp(k, "Cookie") == 0)
+            hd->records += count_chars(v, ';');
     }
-    return n;
 }
 
 static int dispatch(const struct _u_request *u, struct _u_response *resp, void *user_data)
@@ -302,9 +316,8 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
     osc_err err = OSC_OK;
     int64_t t0 = osc_mono_us();
     const char *q;
-    size_t head_size, head_lines;
-    const char *cl;
-    int ncl, close_after;
+    struct head head;
+    int close_after;
 
     osc_ctx_init(&ctx);
     osc_log_bind_request(ctx.request_id);
@@ -318,11 +331,10 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
     r.body_len = u->binary_body_length;
     r.route = "unmatched";
 
-    head_size = request_head_size(u, &head_lines);
-    cl = osc_req_header(&r, "Content-Length", &ncl);
+    read_head(u, &head);
     /* A body framed by both chunks and a length is read by the chunks; whoever sent it may have
      * meant the length, so the connection is not used again (RFC 9112 section 6.1). */
-    close_after = cl && osc_req_header(&r, "Transfer-Encoding", NULL) != NULL;
+    close_after = head.content_lengths > 0 && head.chunked;
     err = split_path(&r);
     /* From the decoded segments, as routing reads them: "/v3%2E0/..." is routed as "/v3.0/..."
      * and answers in its format (a path that fails to decode keeps the segments before the bad
@@ -338,15 +350,15 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
     }
     if (!err && !rt)
         allowed_methods(&r, allow, sizeof(allow));
-    if (ncl > 1 || (cl && strchr(cl, ','))) {
+    if (head.content_lengths > 1) {
         /* Two lengths: libmicrohttpd read the body by the first and would take the rest for the
          * next request (a request-smuggling pattern). Refused, and the connection closed. */
         close_after = 1;
         err = osc_ctx_fail(&ctx, OSC_E_INVALID, "The request has more than one Content-Length.");
-    } else if (head_size > OSC_HEADERS_MAX) {
+    } else if (head.size > OSC_HEADERS_MAX) {
         err = osc_ctx_fail(&ctx, OSC_E_HEADERS_TOO_LARGE,
                            "The request line and headers exceed %zu bytes.", OSC_HEADERS_MAX);
-    } else if (head_lines > OSC_HEADER_FIELDS_MAX) {
+    } else if (head.records > OSC_HEADER_FIELDS_MAX) {
         err = osc_ctx_fail(&ctx, OSC_E_HEADERS_TOO_LARGE,
                            "The request has more than %d header fields (a comma-separated "
                            "value counts as one field per element).",
