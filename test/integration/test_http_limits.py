@@ -2,7 +2,7 @@
 take more than 16 KiB, or that has more than 100 header lines, is refused with 431 in the error format of the
 surface it addresses, with its request id, and changes nothing; one just under the limits is served and answered
 (libmicrohttpd builds the answer in the memory that holds the request's headers: a request that filled it was
-once served and never answered). Header blocks too large for the connection's memory (64 KiB) are refused by
+once served and never answered). Header blocks too large for the connection's memory (24 KiB) are refused by
 libmicrohttpd itself, before any routing: still 431, and the server keeps serving."""
 import json
 import socket
