@@ -13,6 +13,9 @@ struct pool_stmt {
     const char *sql;
     int nparams;
     int idempotent; /* safe to run again on a fresh connection after a broken one */
+    /* A constraint whose violation means a concurrent change won, so the statement is run again
+     * (NULL for none). */
+    const char *retry_constraint;
 };
 
 struct pool_error {

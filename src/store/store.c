@@ -147,7 +147,7 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
          7, 0},
     /* The keys go with their owner, each with its audit row. A key created for the owner while
      * this statement waits for the owner's row lock is not in its snapshot: the foreign key (no
-     * cascade) then fails the statement, and run() runs it again. */
+     * cascade) then fails the statement, and run() runs it again, now seeing the key. */
     [Q_DELETE_PRINCIPAL] =
         {Q_DELETE_PRINCIPAL, "delete_principal",
          "WITH del AS (DELETE FROM principals WHERE id = $2 AND domain_id = $1 AND kind = $3 "
@@ -159,7 +159,7 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
          "  FROM k, del "
          "UNION ALL SELECT domain_id, $4, $5, kind || '.delete', kind, id, $6 FROM del) "
          "SELECT id FROM del",
-         6, 0},
+         6, 0, "access_keys_owner_id_fkey"},
     [Q_GRANT_ROLE] =
         {Q_GRANT_ROLE, "grant_role",
          "WITH p AS (SELECT id, domain_id, kind FROM principals WHERE id = $2 AND domain_id = $1 "
@@ -413,13 +413,13 @@ static void note_failure(osc_store *st, enum q id, osc_err err, const struct poo
             also[0] ? also : NULL, OSC_LOG_END);
 }
 
-static int retryable_conflict(enum q id, const struct pool_error *perr)
+static int retryable_conflict(const struct pool_stmt *stmt, const struct pool_error *perr)
 {
-    /* deadlock_detected / serialization_failure, or a key created for a principal being deleted
-     * (Q_DELETE_PRINCIPAL): the other statement won; running ours again is what a client retry
-     * would do, only sooner. */
+    /* deadlock_detected / serialization_failure, or the statement's own sign of a concurrent
+     * change: the other statement won; running ours again is what a client retry would do, only
+     * sooner. */
     return strcmp(perr->sqlstate, "40P01") == 0 || strcmp(perr->sqlstate, "40001") == 0 ||
-           (id == Q_DELETE_PRINCIPAL && strcmp(perr->constraint, "access_keys_owner_id_fkey") == 0);
+           (stmt->retry_constraint && strcmp(perr->constraint, stmt->retry_constraint) == 0);
 }
 
 /* Runs one statement on a pooled connection. A statement marked idempotent runs once more when a
@@ -433,9 +433,11 @@ static osc_err run(osc_store *st, enum q id, const char *const *values, const in
     osc_err err = OSC_OK;
     int64_t deadline = pool_deadline(st->pool);
     struct pool_conn *c = NULL;
+    int conflict = 0;
 
     for (int attempt = 0; attempt < 2; attempt++) {
         memset(perr, 0, sizeof(*perr));
+        conflict = 0;
         err = pool_acquire(st->pool, deadline, &c, perr);
         if (err)
             break;
@@ -444,11 +446,11 @@ static osc_err run(osc_store *st, enum q id, const char *const *values, const in
         pool_release(st->pool, c);
         if (err == OSC_E_UNAVAILABLE && !fresh && STMTS[id].idempotent && osc_mono_us() < deadline)
             continue;
-        if (err == OSC_E_INTERNAL && retryable_conflict(id, perr))
-            continue;
-        break;
+        conflict = err == OSC_E_INTERNAL && retryable_conflict(&STMTS[id], perr);
+        if (!conflict)
+            break;
     }
-    if (err == OSC_E_UNAVAILABLE || (err == OSC_E_INTERNAL && retryable_conflict(id, perr)) ||
+    if (err == OSC_E_UNAVAILABLE || conflict ||
         (err && !perr->constraint[0] && strcmp(perr->sqlstate, "23505") != 0))
         note_failure(st, id, err, perr);
     return err;

@@ -26,8 +26,8 @@
 enum { GET_KEY, COUNT_KEYS };
 
 static const struct pool_stmt STMTS[] = {
-    {GET_KEY, "get_key", "SELECT secret FROM access_keys WHERE access_key = $1", 1, 1},
-    {COUNT_KEYS, "count_keys", "SELECT count(*) FROM access_keys", 0, 1},
+    {GET_KEY, "get_key", "SELECT secret FROM access_keys WHERE access_key = $1", 1, 1, NULL},
+    {COUNT_KEYS, "count_keys", "SELECT count(*) FROM access_keys", 0, 1, NULL},
 };
 
 static struct pool *pool; /* the pool under test; teardown destroys it */
