@@ -102,7 +102,7 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
              "p", "d", "$3::bool") " FROM principals p "
                                    "JOIN domains d ON d.id = p.domain_id "
                                    "WHERE p.id = $1 AND ($2::text IS NULL OR p.domain_id = $2)",
-         3, 1},
+         3, 1, NULL},
     [Q_FIND_PRINCIPAL] = {Q_FIND_PRINCIPAL, "find_principal",
                           "SELECT " PRINCIPAL_COLS(
                               "p", "d", "$4::bool") " FROM principals p "
@@ -110,7 +110,7 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
                                                     "WHERE lower(p.name) = lower($3) AND "
                                                     "CASE WHEN $1::text IS NOT NULL THEN d.id = $1 "
                                                     "ELSE lower(d.name) = lower($2) END",
-                          4, 1},
+                          4, 1, NULL},
     [Q_LIST_USERS] = {Q_LIST_USERS, "list_users",
                       "SELECT " PRINCIPAL_COLS(
                           "p", "d", "false") " FROM principals p "
@@ -118,12 +118,12 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
                                              "WHERE p.domain_id = $1 AND p.kind = 'user' AND "
                                              "($2::text IS NULL OR lower(p.name) = lower($2)) "
                                              "ORDER BY lower(p.name), p.id",
-                      2, 1},
+                      2, 1, NULL},
     [Q_EACH_PRINCIPAL] = {Q_EACH_PRINCIPAL, "each_principal",
                           "SELECT " PRINCIPAL_COLS("p", "d",
                                                    "false") " FROM principals p "
                                                             "JOIN domains d ON d.id = p.domain_id",
-                          0, 1},
+                          0, 1, NULL},
     [Q_CREATE_USER] =
         {Q_CREATE_USER, "create_user",
          "WITH ins AS (INSERT INTO principals (id, domain_id, kind, name, enabled, password_hash, "
@@ -135,7 +135,7 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
          "a AS (" AUDIT_INSERT "SELECT domain_id, $6, $7, 'user.create', 'user', id, $8 FROM ins) "
          "SELECT " PRINCIPAL_COLS("ins", "d",
                                   "false") " FROM ins JOIN domains d ON d.id = ins.domain_id",
-         11, 0},
+         11, 0, NULL},
     [Q_UPDATE_USER] =
         {Q_UPDATE_USER, "update_user",
          "WITH u AS (UPDATE principals SET enabled = COALESCE($3::bool, enabled), "
@@ -144,7 +144,7 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
          "  WHERE id = $2 AND domain_id = $1 AND kind = 'user' RETURNING *), "
          "a AS (" AUDIT_INSERT "SELECT domain_id, $5, $6, 'user.update', 'user', id, $7 FROM u) "
          "SELECT " PRINCIPAL_COLS("u", "d", "false") " FROM u JOIN domains d ON d.id = u.domain_id",
-         7, 0},
+         7, 0, NULL},
     /* The keys go with their owner, each with its audit row. A key created for the owner while
      * this statement waits for the owner's row lock is not in its snapshot: the foreign key (no
      * cascade) then fails the statement, and run() runs it again, now seeing the key. */
@@ -169,7 +169,7 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
          "a AS (" AUDIT_INSERT "SELECT p.domain_id, $4, $5, 'role.grant.' || $3, p.kind, p.id, $6 "
          "  FROM p JOIN g ON g.principal_id = p.id) "
          "SELECT id FROM p",
-         6, 0},
+         6, 0, NULL},
     [Q_REVOKE_ROLE] = {Q_REVOKE_ROLE, "revoke_role",
                        "WITH r AS (DELETE FROM role_assignments ra USING principals p "
                        "  WHERE ra.principal_id = $2 AND ra.role = $3 AND p.id = ra.principal_id "
@@ -178,7 +178,7 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
                        "a AS (" AUDIT_INSERT
                        "SELECT domain_id, $4, $5, 'role.revoke.' || $3, kind, id, $6 FROM r) "
                        "SELECT id FROM r",
-                       6, 0},
+                       6, 0, NULL},
     [Q_INSERT_CRED] =
         {Q_INSERT_CRED, "insert_cred",
          "WITH p AS (UPDATE principals SET key_count = key_count + 1 "
@@ -189,20 +189,20 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
          "SELECT $2, $7, $8, 'credential.create', 'access_key', access_key, $9 "
          "  FROM k) "
          "SELECT " CRED_COLS("k", "p.name") " FROM k, p",
-         9, 0},
+         9, 0, NULL},
     [Q_GET_CRED] = {Q_GET_CRED, "get_cred",
                     "SELECT " CRED_COLS("k",
                                         "p.name") " FROM access_keys k "
                                                   "JOIN principals p ON p.id = k.owner_id WHERE "
                                                   "k.access_key = $1 AND p.domain_id = $2",
-                    2, 1},
+                    2, 1, NULL},
     [Q_LIST_CREDS] = {Q_LIST_CREDS, "list_creds",
                       "SELECT p.id, " CRED_COLS(
                           "k", "p.name") " FROM principals p "
                                          "LEFT JOIN access_keys k ON k.owner_id = p.id WHERE p.id "
                                          "= $2 AND p.domain_id = $1 "
                                          "ORDER BY k.created_at, k.access_key",
-                      2, 1},
+                      2, 1, NULL},
     [Q_UPDATE_CRED] = {Q_UPDATE_CRED, "update_cred",
                        "WITH k AS (UPDATE access_keys k SET status = COALESCE($5::text, k.status), "
                        "  description = COALESCE($6::text, k.description) FROM principals p "
@@ -212,7 +212,7 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
                        "SELECT $2, $9, $7, 'credential.update', 'access_key', access_key, $8 "
                        "  FROM k) "
                        "SELECT " CRED_COLS("k", "k.owner_name") " FROM k",
-                       9, 1},
+                       9, 1, NULL},
     [Q_DELETE_CRED] = {Q_DELETE_CRED, "delete_cred",
                        "WITH k AS (DELETE FROM access_keys k USING principals p "
                        "  WHERE k.access_key = $1 AND p.id = k.owner_id AND p.domain_id = $2 "
@@ -223,7 +223,7 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
                        "SELECT $2, $7, $5, 'credential.delete', 'access_key', access_key, $6 "
                        "  FROM k) "
                        "SELECT access_key FROM k",
-                       7, 1},
+                       7, 1, NULL},
     [Q_REVOKE_TOKEN] = {Q_REVOKE_TOKEN, "revoke_token",
                         "WITH t AS (INSERT INTO revoked_tokens (token_id, expires_at) "
                         "  VALUES ($1, to_timestamp($2::bigint / 1000000.0)) ON CONFLICT DO "
@@ -231,19 +231,19 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
                         "a AS (" AUDIT_INSERT
                         "SELECT $3, $4, $5, 'token.revoke', 'token', token_id, $6 FROM t) "
                         "SELECT 1",
-                        6, 1},
+                        6, 1, NULL},
     [Q_EACH_REVOKED] = {Q_EACH_REVOKED, "each_revoked",
                         "SELECT token_id, " US(
                             "expires_at") " FROM revoked_tokens WHERE expires_at > now()",
-                        0, 1},
+                        0, 1, NULL},
     [Q_SCHEMA_VERSION] = {Q_SCHEMA_VERSION, "schema_version",
-                          "SELECT COALESCE(max(version), 0) FROM schema_migrations", 0, 1},
+                          "SELECT COALESCE(max(version), 0) FROM schema_migrations", 0, 1, NULL},
     [Q_BOOT_FIND_DOMAIN] = {Q_BOOT_FIND_DOMAIN, "boot_find_domain",
-                            "SELECT id FROM domains WHERE lower(name) = lower($1)", 1, 1},
+                            "SELECT id FROM domains WHERE lower(name) = lower($1)", 1, 1, NULL},
     [Q_BOOT_CREATE_DOMAIN] = {Q_BOOT_CREATE_DOMAIN, "boot_create_domain",
                               "INSERT INTO domains (id, name, account_id) VALUES ($1, $2, $3) "
                               "ON CONFLICT (account_id) DO NOTHING RETURNING id",
-                              3, 0},
+                              3, 0, NULL},
     [Q_BOOT_CREATE_USER] =
         {Q_BOOT_CREATE_USER, "boot_create_user",
          "WITH ins AS (INSERT INTO principals (id, domain_id, kind, name, password_hash) "
@@ -252,14 +252,14 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
          "SELECT domain_id, NULL, NULL, 'user.create', 'user', id, 'bootstrap' "
          "  FROM ins) "
          "SELECT id FROM ins",
-         4, 0},
+         4, 0, NULL},
     [Q_BOOT_GRANT_ALL] = {Q_BOOT_GRANT_ALL, "boot_grant_all",
                           "INSERT INTO role_assignments (principal_id, role) "
                           "VALUES ($1, 'admin'), ($1, 'security_admin') ON CONFLICT DO NOTHING",
-                          1, 0},
+                          1, 0, NULL},
     [Q_RECORD_MIGRATION] =
         {Q_RECORD_MIGRATION, "record_migration",
-         "INSERT INTO schema_migrations (version, name) VALUES ($1::integer, $2)", 2, 0},
+         "INSERT INTO schema_migrations (version, name) VALUES ($1::integer, $2)", 2, 0, NULL},
     /* The signed-request hot path: one indexed read, so a deleted or deactivated key is refused
      * on every replica the moment its change commits. */
     [Q_GET_SIGNING_KEY] =
@@ -267,10 +267,11 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
          "SELECT k.owner_id, p.domain_id, k.kid, k.sealed, k.status = 'active' AND p.enabled "
          "AND d.enabled FROM access_keys k JOIN principals p ON p.id = k.owner_id "
          "JOIN domains d ON d.id = p.domain_id WHERE k.access_key = $1",
-         1, 1},
+         1, 1, NULL},
     [Q_LIST_TAGS] =
         {Q_LIST_TAGS, "list_tags",
-         "SELECT key, value FROM principal_tags WHERE principal_id = $1 ORDER BY position", 1, 1},
+         "SELECT key, value FROM principal_tags WHERE principal_id = $1 ORDER BY position", 1, 1,
+         NULL},
     /* Keyset pagination in (lower(name), id) order, served by the (domain_id, lower(name))
      * index: a page costs the same on the first and the thousandth page. */
     [Q_LIST_USERS_PAGE] =
@@ -282,16 +283,16 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
                       "WHERE p.domain_id = $1 AND p.kind = 'user' AND starts_with(p.path, $2) "
                       "AND ($3::text IS NULL OR (lower(p.name), p.id) > ($3, $4)) "
                       "ORDER BY lower(p.name), p.id LIMIT $5::integer",
-         5, 1},
+         5, 1, NULL},
     /* Key rotation: secrets sealed under any kid but the primary, a batch at a time. */
     [Q_KEYS_TO_RESEAL] = {Q_KEYS_TO_RESEAL, "keys_to_reseal",
                           "SELECT access_key, kid, sealed FROM access_keys WHERE kid <> $1 "
                           "ORDER BY access_key LIMIT $2::integer",
-                          2, 1},
+                          2, 1, NULL},
     /* Only if nobody re-sealed or deleted it meanwhile: a concurrent rotation is harmless. */
     [Q_RESEAL] = {Q_RESEAL, "reseal",
                   "UPDATE access_keys SET kid = $3, sealed = $4 WHERE access_key = $1 AND kid = $2",
-                  4, 1},
+                  4, 1, NULL},
     [Q_CREATE_SA] =
         {Q_CREATE_SA, "create_sa",
          "WITH ins AS (INSERT INTO principals (id, domain_id, kind, name, enabled, path) "
@@ -306,21 +307,21 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
          "  'service_account', id, $13 FROM ins) "
          "SELECT " SA_COLS("ins", "s") " FROM ins JOIN s ON s.principal_id = ins.id "
                                        "JOIN domains d ON d.id = ins.domain_id" SA_LAST_USE("ins"),
-         13, 0},
+         13, 0, NULL},
     [Q_GET_SA] =
         {Q_GET_SA, "get_sa",
          "SELECT " SA_COLS(
              "p", "s") " FROM principals p JOIN service_accounts s "
                        "ON s.principal_id = p.id JOIN domains d ON d.id = p.domain_id" SA_LAST_USE(
                            "p") "WHERE p.id = $1 AND p.domain_id = $2",
-         2, 1},
+         2, 1, NULL},
     [Q_FIND_SA] =
         {Q_FIND_SA, "find_sa",
          "SELECT " SA_COLS(
              "p", "s") " FROM principals p JOIN service_accounts s "
                        "ON s.principal_id = p.id JOIN domains d ON d.id = p.domain_id" SA_LAST_USE(
                            "p") "WHERE p.domain_id = $1 AND lower(p.name) = lower($2)",
-         2, 1},
+         2, 1, NULL},
     [Q_LIST_SA_PAGE] =
         {Q_LIST_SA_PAGE, "list_sa_page",
          "SELECT " SA_COLS(
@@ -329,7 +330,7 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
                            "p") "WHERE p.domain_id = $1 AND starts_with(p.path, $2) "
                                 "AND ($3::text IS NULL OR (lower(p.name), p.id) > ($3, $4)) "
                                 "ORDER BY lower(p.name), p.id LIMIT $5::integer",
-         5, 1},
+         5, 1, NULL},
     [Q_UPDATE_SA] =
         {Q_UPDATE_SA, "update_sa",
          "WITH p AS (UPDATE principals SET enabled = COALESCE($3::bool, enabled) "
@@ -340,7 +341,7 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
          "  'service_account', id, $7 FROM p) "
          "SELECT " SA_COLS("p", "s") " FROM p JOIN s ON s.principal_id = p.id "
                                      "JOIN domains d ON d.id = p.domain_id" SA_LAST_USE("p"),
-         7, 0},
+         7, 0, NULL},
     /* AWS DeleteUser: refuses while keys exist. The row lock it takes is the one key creation
      * takes to bump key_count, so a racing CreateAccessKey either wins or finds no user. */
     [Q_DELETE_WITHOUT_KEYS] =
@@ -350,7 +351,7 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
          "a AS (" AUDIT_INSERT
          "SELECT domain_id, $3, $4, kind || '.delete', kind, id, $5 FROM del) "
          "SELECT id FROM del",
-         6, 0},
+         6, 0, NULL},
     /* Coalesced last use: one statement for every key used since the last flush; a use never
      * moves last_used_at backwards (two replicas may flush in any order). */
     [Q_RECORD_LAST_USE] =
@@ -362,7 +363,7 @@ static const struct pool_stmt STMTS[Q__COUNT] = {
          "region) "
          "WHERE k.access_key = u.ak "
          "AND (k.last_used_at IS NULL OR k.last_used_at < to_timestamp(u.at / 1000000.0))",
-         4, 1},
+         4, 1, NULL},
 };
 
 osc_err osc_store_create(const struct osc_store_options *opt, osc_store **out)
